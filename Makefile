@@ -1,0 +1,32 @@
+# Two commands do all set-up on a fresh machine:
+#   make run   - create .venv, install, render a small FractalDB into out/fractaldb-demo
+#   make test  - create .venv, install, run the test suite
+VENV   ?= .venv
+PYTHON ?= python3
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test bench clean
+
+$(STAMP): pyproject.toml requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/fdsl-gen fractaldb --classes 10 --instances 40 --image-size 128 \
+		--out out/fractaldb-demo --overwrite
+	$(VENV)/bin/fdsl-gen verify out/fractaldb-demo
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/fractaldb_search.py
+	$(PY) bench/fractaldb_render.py
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,168 @@
+"""fdsl-gen: one command per dataset family, plus verify. Options and errors only."""
+import json
+import os
+import sys
+
+import click
+
+from . import __version__
+from .errors import GenerationError, UsageError
+from .families import get_family
+
+# Options that shape the run but not the dataset bytes; never taken from a recipe.
+RUN_ONLY = {"out", "workers", "overwrite", "quiet", "recipe", "search_only"}
+
+
+def default_workers():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def common_options(default_name):
+    def decorate(command):
+        options = [
+            click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder for shards and manifest."),
+            click.option("--recipe", type=click.Path(dir_okay=False), help="JSON file of options (keys as option names); flags given on the command line win."),
+            click.option("--name", default=None, help=f"Shard name prefix: NAME-000000.tar. [default: {default_name}]"),
+            click.option("--shard-size", type=int, default=None, help="Samples per shard (whole render groups). [default: 1000]"),
+            click.option("--workers", type=int, default=None, help="Worker processes. [default: all cores]"),
+            click.option("--overwrite", is_flag=True, help="Replace an existing dataset in --out instead of resuming it."),
+            click.option("--quiet", is_flag=True, help="No progress bars."),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def merge_recipe(options, family_name):
+    """Options from --recipe, overridden by flags given on the command line."""
+    ctx = click.get_current_context()
+    explicit = {k: v for k, v in options.items() if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+    merged = dict(options)
+    if options.get("recipe"):
+        try:
+            with open(options["recipe"]) as f:
+                recipe = json.load(f)
+        except OSError as e:
+            raise UsageError(f"cannot read --recipe {options['recipe']}: {e.strerror}") from None
+        except ValueError as e:
+            raise UsageError(f"--recipe {options['recipe']} is not valid JSON: {e}") from None
+        if not isinstance(recipe, dict):
+            raise UsageError("--recipe must hold a JSON object of options")
+        if recipe.get("family", family_name) != family_name:
+            raise UsageError(f"--recipe is for family {recipe['family']!r}, not {family_name!r}")
+        for key, value in recipe.items():
+            key = key.replace("-", "_")
+            if key in ("family", "description"):
+                continue
+            if key not in options or key in RUN_ONLY:
+                raise UsageError(f"--recipe has an unknown option {key!r}")
+            merged[key] = value
+    merged.update(explicit)
+    return merged
+
+
+def run_generation(family_name, options):
+    from .generate import generate
+
+    options = merge_recipe(options, family_name)
+    family_cls = get_family(family_name)
+    run_keys = {"out", "recipe", "name", "shard_size", "workers", "overwrite", "quiet", "search_only"}
+    config = family_cls.configure({k: v for k, v in options.items() if k not in run_keys})
+    workers = options["workers"] if options["workers"] is not None else default_workers()
+    shard_size = options["shard_size"] if options["shard_size"] is not None else 1000
+    if workers < 1:
+        raise UsageError(f"--workers must be positive, got {workers}")
+    if shard_size < 1:
+        raise UsageError(f"--shard-size must be positive, got {shard_size}")
+    name = options["name"] or family_name
+    if not name or any(c in name for c in "/.{}") or name != name.strip():
+        raise UsageError(f"--name {name!r} must be a plain name (no '/', '.', braces or surrounding spaces)")
+    manifest = generate(
+        family_cls,
+        config,
+        options["out"],
+        name,
+        shard_size,
+        workers,
+        overwrite=options["overwrite"],
+        search_only=options.get("search_only", False),
+        progress=not options["quiet"],
+    )
+    if manifest["status"] == "complete":
+        click.echo(f"{manifest['num_samples']} samples of {manifest['num_classes']} classes in {manifest['num_shards']} shards: {options['out']}")
+    else:
+        click.echo(f"class table of {manifest['num_classes']} classes: {os.path.join(options['out'], 'manifest.json')}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="fdsl-gen")
+def cli():
+    """Render formula-driven pre-training datasets into WebDataset shards."""
+
+
+@cli.command()
+@click.option("--classes", type=int, default=None, help="Number of categories. [default: 1000, or all of --params]")
+@click.option("--filling-rate", type=float, default=None, help="Search threshold: fraction of a 512 px canvas a category must fill. [default: 0.2]")
+@click.option("--seed", type=int, default=None, help="Search seed (numpy legacy RandomState); also seeds patch masks and sample order. [default: 1]")
+@click.option("--search-points", type=int, default=None, help="Chaos-game points per search candidate. [default: 100000]")
+@click.option("--params", type=click.Path(exists=True), default=None, help="Skip the search: class tables from an fdsl manifest or a folder of reference CSVs.")
+@click.option("--search-only", is_flag=True, help="Write the manifest with the class table and no images.")
+@click.option("--image-size", type=int, default=None, help="Image side in pixels. [default: 362]")
+@click.option("--points", type=int, default=None, help="Chaos-game points per render. [default: 200000]")
+@click.option("--pad", type=int, default=None, help="Padding in pixels. [default: 6]")
+@click.option("--weight-step", type=float, default=None, help="Step of the 25 weight variants, in (0, 0.5]. [default: 0.4]")
+@click.option("--draw", type=click.Choice(["patch", "point"]), default=None, help="Patch (3x3 random masks) or point rendering. [default: patch]")
+@click.option("--draws", type=int, default=None, help="Patch draws per weight variant. [default: 10 patch, 1 point]")
+@click.option("--instances", type=int, default=None, help="Images per class, at most 25 x draws x 4 flips. [default: all]")
+@common_options("fractaldb")
+def fractaldb(**options):
+    """FractalDB: IFS fractal categories (Kataoka et al., ACCV 2020).
+
+    Example: fdsl-gen fractaldb --recipe manifests/fractaldb-1k.json --out shards/fractaldb-1k
+    """
+    run_generation("fractaldb", options)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--workers", type=int, default=None, help="Processes. [default: all cores]")
+@click.option("--no-decode", is_flag=True, help="Check sizes and sha256 only, not every sample.")
+def verify(directory, workers, no_decode):
+    """Check every shard in DIRECTORY against its manifest (count, size, sha256, decoding)."""
+    from .verify import verify as verify_output
+
+    problems, manifest = verify_output(directory, workers or default_workers(), decode=not no_decode)
+    if problems:
+        for where, reason in problems:
+            click.echo(f"BAD {where}: {reason}", err=True)
+        bad = sorted({where for where, _ in problems})
+        raise GenerationError(f"{len(bad)} bad: {' '.join(bad)}")
+    click.echo(f"OK {len(manifest['shards'])} shards, {manifest['num_samples']} samples: {directory}")
+
+
+def main(argv=None):
+    """Entry point: Click without its multi-line usage errors or tracebacks."""
+    try:
+        code = cli.main(args=argv, prog_name="fdsl-gen", standalone_mode=False)
+    except click.exceptions.UsageError as e:
+        command = e.ctx.command_path if e.ctx else "fdsl-gen"
+        click.echo(f"{command}: error: {e.format_message()}", err=True)
+        code = 2
+    except click.exceptions.Abort:
+        click.echo("fdsl-gen: interrupted", err=True)
+        code = 130
+    except click.exceptions.ClickException as e:
+        click.echo(f"fdsl-gen: error: {e.format_message()}", err=True)
+        code = e.exit_code
+    except (UsageError, GenerationError) as e:
+        click.echo(f"fdsl-gen: error: {e}", err=True)
+        code = e.exit_code
+    except KeyboardInterrupt:
+        click.echo("fdsl-gen: interrupted; rerun the same command to resume", err=True)
+        code = 130
+    sys.exit(code or 0)

@@ -1,0 +1,279 @@
+"""FractalDB: IFS fractal categories (Kataoka et al., ACCV 2020).
+
+Category search and point rendering follow the reference scripts exactly (see the spec in
+../shared/specs/fractaldb.md); patch masks come from a seeded generator of ours.
+
+Instance enumeration within a class: instance k is flip k % 4 of render k // 4, and render j
+is weight row j % 25 of draw j // 25. So the first 100 instances are one draw of every weight
+variant in all four flips (the point-mode set), the next 100 the second draw, and so on.
+"""
+import csv
+import json
+import math
+import os
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from functools import lru_cache
+
+import numpy as np
+
+from .. import rng
+from ..errors import UsageError
+from ..raster import ifs, mt19937
+from .base import Family, register_family
+
+WEIGHT_ROWS = 25
+FLIPS = 4
+SEARCH_SIZE = 512  # the reference search renders candidates on a 512 x 512 canvas ...
+SEARCH_PAD = 6  # ... with this padding
+SELECTION_SEED = 100  # every render reuses RandomState(100) for its map selections
+POINT_VALUE = 127
+SEARCH_BATCH = 256  # candidates per evaluation task
+
+DEFAULTS = {
+    "classes": None,  # 1000 when searching; all of --params otherwise
+    "filling_rate": 0.2,
+    "seed": 1,
+    "search_points": 100_000,
+    "image_size": 362,
+    "points": 200_000,
+    "pad": 6,
+    "weight_step": 0.4,
+    "draw": "patch",
+    "draws": None,  # 10 in patch mode, 1 in point mode
+    "instances": None,  # all: 25 weight rows x draws x 4 flips
+    "params": None,
+}
+
+
+def weight_multipliers(step):
+    """The 25 x 6 weight rows of the reference weight file for ``step``, in its row order.
+
+    Multipliers are decimal literals (as the reference files store them): 1 - 2*0.4 is 0.2,
+    not 0.19999999999999996. A multiplier of exactly 0 is stored as 0.01, as in the
+    reference's 0.5 file."""
+    w = Decimal(repr(float(step)))
+    low2, low1, high1, high2 = (float(m) or 0.01 for m in (1 - 2 * w, 1 - w, 1 + w, 1 + 2 * w))
+    rows = []
+    for parameter in range(6):
+        for multiplier in (low2, low1, high1, high2):
+            row = [1.0] * 6
+            row[parameter] = multiplier
+            rows.append(row)
+    rows.insert(2, [1.0] * 6)
+    return np.array(rows)
+
+
+@lru_cache(maxsize=4)
+def selection_draws(points):
+    draws = np.random.RandomState(SELECTION_SEED).random_sample(points)
+    draws.flags.writeable = False
+    return draws
+
+
+def _min_filled_pixels(filling_rate, size):
+    """Smallest pixel count c with c / size**2 >= filling_rate, in the reference's float test."""
+    total = size * size
+    count = max(1, math.ceil(filling_rate * total))
+    while count > 1 and (count - 1) / total >= filling_rate:
+        count -= 1
+    while count / total < filling_rate:
+        count += 1
+    return count
+
+
+def search_classes(num_classes, filling_rate, seed, points, workers=1, on_progress=None):
+    """The reference category search: returns ``num_classes`` accepted tables (N x 7 arrays).
+
+    The stream is replayed sequentially and cheaply (numbers drawn, selection draws only
+    twisted over); each batch of candidates is then evaluated on a thread (the kernels
+    release the GIL), with an early stop of each fill count."""
+    state = mt19937.legacy_state(seed)
+    enough = _min_filled_pixels(filling_rate, SEARCH_SIZE)
+    accepted = []
+    examined = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        in_flight = deque()
+        while len(accepted) < num_classes:
+            while len(in_flight) < 2 * max(1, workers):
+                tables, map_counts, states = ifs.draw_candidates(state, SEARCH_BATCH, points)
+                verdict = pool.submit(
+                    ifs.filled_enough, tables, map_counts, states, points, SEARCH_SIZE, SEARCH_PAD, enough
+                )
+                in_flight.append((tables, map_counts, verdict))
+            tables, map_counts, verdict = in_flight.popleft()
+            for k in np.flatnonzero(verdict.result()):
+                if len(accepted) < num_classes:
+                    accepted.append(tables[k, : map_counts[k]].copy())
+                    examined_here = int(k) + 1
+            examined += SEARCH_BATCH if len(accepted) < num_classes else examined_here
+            if on_progress is not None:
+                on_progress(len(accepted), examined)
+        for _, _, verdict in in_flight:
+            verdict.cancel()
+    return accepted, examined
+
+
+def _check_table(table, where):
+    if table.ndim != 2 or table.shape[1] != 7 or table.shape[0] < 1:
+        raise UsageError(f"malformed --params: {where}: expected rows of 7 values a,b,c,d,e,f,p")
+    if not np.isfinite(table).all():
+        raise UsageError(f"malformed --params: {where}: non-finite value")
+    p = table[:, 6]
+    if (p < 0).any() or p.sum() <= 0:
+        raise UsageError(f"malformed --params: {where}: probabilities must be >= 0 with a positive sum")
+    return table
+
+
+def load_params(path):
+    """Class tables from an fdsl manifest or a folder of reference CSVs (sorted by file name)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        names = sorted(n for n in os.listdir(path) if n.endswith(".csv"))
+        if not names:
+            raise UsageError(f"malformed --params: no .csv files in {path}")
+        tables = []
+        for name in names:
+            try:
+                with open(os.path.join(path, name), newline="") as f:
+                    rows = [[float(v) for v in row] for row in csv.reader(f) if row]
+                table = np.array(rows, dtype=np.float64)
+            except ValueError as e:
+                raise UsageError(f"malformed --params: {name}: {e}") from None
+            tables.append(_check_table(table, name))
+        return tables
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+        entries = manifest["classes"]
+        if manifest.get("family") != "fractaldb":
+            raise UsageError(f"malformed --params: {path} is not a FractalDB manifest")
+        tables = [np.array(entry["params"], dtype=np.float64) for entry in entries]
+    except OSError as e:
+        raise UsageError(f"cannot read --params {path}: {e.strerror}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"malformed --params: {path}: {e}") from None
+    if not tables:
+        raise UsageError(f"malformed --params: {path} has no classes")
+    return [_check_table(t, f"{path} class {i}") for i, t in enumerate(tables)]
+
+
+@register_family
+class FractalDB(Family):
+    name = "fractaldb"
+    group_size = FLIPS
+
+    @classmethod
+    def configure(cls, options):
+        """Validate options (None means default) into the full configuration."""
+        config = {k: (options.get(k) if options.get(k) is not None else v) for k, v in DEFAULTS.items()}
+        if config["classes"] is None and config["params"] is None:
+            config["classes"] = 1000
+        if config["draw"] not in ("patch", "point"):
+            raise UsageError("--draw must be 'patch' or 'point'")
+        for key in ("classes", "search_points", "image_size", "points"):
+            if config[key] is not None and config[key] < 1:
+                raise UsageError(f"--{key.replace('_', '-')} must be positive, got {config[key]}")
+        if not 0.0 < config["filling_rate"] <= 1.0:
+            raise UsageError(f"--filling-rate must be in (0, 1], got {config['filling_rate']}")
+        if not 0.0 < config["weight_step"] <= 0.5:
+            raise UsageError(f"--weight-step must be in (0, 0.5], got {config['weight_step']}")
+        if config["pad"] < 0 or config["image_size"] - 2 * config["pad"] < 1:
+            raise UsageError("--pad must be >= 0 and leave at least one pixel inside --image-size")
+        if config["seed"] < 0 or config["seed"] >= 2**32:
+            raise UsageError("--seed must be in [0, 2**32)")
+        if config["draws"] is None:
+            config["draws"] = 10 if config["draw"] == "patch" else 1
+        if config["draws"] < 1:
+            raise UsageError(f"--draws must be positive, got {config['draws']}")
+        if config["draw"] == "point" and config["draws"] != 1:
+            raise UsageError("--draws applies to patch mode; point mode renders one draw per weight row")
+        most = WEIGHT_ROWS * config["draws"] * FLIPS
+        if config["instances"] is None:
+            config["instances"] = most
+        if not 1 <= config["instances"] <= most:
+            raise UsageError(f"--instances must be in 1..{most} (25 weight rows x {config['draws']} draws x 4 flips)")
+        if config["params"] is not None:
+            config["params"] = os.path.abspath(config["params"])
+        return config
+
+    @classmethod
+    def build_class_table(cls, config, workers=1, on_progress=None):
+        """The class table, searched or loaded from --params, and a note on where it came from."""
+        if config["params"] is None:
+            tables, examined = search_classes(
+                config["classes"], config["filling_rate"], config["seed"], config["search_points"], workers, on_progress
+            )
+            source = {"source": "search", "candidates_examined": examined}
+        else:
+            tables = load_params(config["params"])
+            if config["classes"] is not None:
+                if config["classes"] > len(tables):
+                    raise UsageError(f"--classes {config['classes']} but --params has only {len(tables)} classes")
+                tables = tables[: config["classes"]]
+            source = {"source": "params", "params": config["params"]}
+        return [{"params": t.tolist()} for t in tables], source
+
+    def __init__(self, config, class_table):
+        super().__init__(config, class_table)
+        self.weights = weight_multipliers(config["weight_step"])
+        self.tables = [np.array(entry["params"], dtype=np.float64) for entry in class_table]
+
+    def render_group(self, class_index, group_in_class):
+        config = self.config
+        draw, weight_row = divmod(group_in_class, WEIGHT_ROWS)
+        meta = {
+            "class": class_index,
+            "draw_mode": config["draw"],
+            "weight_row": weight_row,
+            "draw": draw,
+            "weights": self.weights[weight_row].tolist(),
+            "image_size": config["image_size"],
+            "pad": config["pad"],
+            "points": config["points"],
+            "selection_seed": SELECTION_SEED,
+            "params": self.class_table[class_index]["params"],
+        }
+        if config["draw"] == "patch":
+            meta["mask_key"] = rng.derive_key(config["seed"], rng.PATCH_MASKS, class_index, weight_row, draw)
+        images, diverged = render_meta(meta, self.tables[class_index])
+        meta["diverged"] = diverged
+        return [
+            (instance, images[instance % FLIPS], dict(meta, instance=instance, flip=instance % FLIPS))
+            for instance in self.group_instances(group_in_class)
+        ]
+
+
+def render(table, weights, size, pad, points, mask_key=None):
+    """The four flips of one render of a class table scaled by one weight row.
+
+    Point mode when ``mask_key`` is None, patch mode otherwise. Returns (images, diverged)."""
+    maps = table[:, :6] * weights
+    cumulative = ifs.selection_table(table[:, 6])
+    xs = np.empty(points)
+    ys = np.empty(points)
+    ifs.chaos_game(maps, cumulative, selection_draws(points), xs, ys)
+    us, vs, keep, diverged = ifs.points_to_pixels(xs, ys, size, pad)
+    canvas = np.zeros((size, size), dtype=np.uint8)
+    if mask_key is None:
+        ifs.draw_points(canvas, us, vs, keep, POINT_VALUE)
+    else:
+        ifs.draw_patches(canvas, us, vs, keep, POINT_VALUE, np.uint64(mask_key))
+    upright = canvas[::-1]  # the reference draws with y pointing up
+    return (upright, upright[::-1], upright[:, ::-1], upright[::-1, ::-1]), bool(diverged)
+
+
+def render_meta(meta, table=None):
+    """Render from a sample's .json metadata alone: (four flips, diverged)."""
+    if table is None:
+        table = np.array(meta["params"], dtype=np.float64)
+    return render(
+        table, np.array(meta["weights"]), meta["image_size"], meta["pad"], meta["points"], meta.get("mask_key")
+    )
+
+
+def render_sample(meta):
+    """Re-render exactly the image of one sample from its .json metadata."""
+    return render_meta(meta)[0][meta["flip"]]

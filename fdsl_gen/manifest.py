@@ -1,0 +1,82 @@
+"""The dataset manifest ({out}/manifest.json) and timm's {out}/_info.json.
+
+The manifest is written before any image exists (status "in-progress", with the class table)
+and rewritten at the end with every shard's stats (status "complete"). It holds no timestamps
+or machine facts, so it is a pure function of the command line too.
+"""
+import json
+import os
+
+from . import __version__
+from .errors import GenerationError
+from .shards import write_atomic
+
+FORMAT = "fdsl-manifest"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+TIMM_INFO = "_info.json"
+
+IN_PROGRESS = "in-progress"
+SEARCH_ONLY = "search-only"
+COMPLETE = "complete"
+
+
+def build(family, run_config, class_source, plan, status, shards=None):
+    """The manifest dict. ``family`` is a Family instance, ``run_config`` the full configuration
+    that defines the output (it is compared on resume)."""
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tool": "fdsl-gen",
+        "tool_version": __version__,
+        "family": family.name,
+        "status": status,
+        "labelled": family.labelled,
+        "image_channels": family.channels,
+        "seed": run_config["seed"],
+        "config": run_config,
+        "class_source": class_source,
+        "num_classes": family.num_classes,
+        "instances_per_class": family.instances_per_class,
+        "num_samples": plan.num_samples,
+        "num_shards": plan.num_shards,
+        "classes": family.class_table,
+    }
+    if shards is not None:
+        manifest["shards"] = shards
+    return manifest
+
+
+def write(out, manifest):
+    write_atomic(os.path.join(out, MANIFEST), json.dumps(manifest, indent=1).encode() + b"\n")
+
+
+def read(out):
+    """The manifest in ``out``, or None if there is none."""
+    path = os.path.join(out, MANIFEST)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError) as e:
+        raise GenerationError(f"{path} is unreadable: {e}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise GenerationError(f"{path} is not an fdsl manifest")
+    return manifest
+
+
+def write_timm_info(out, name, shards):
+    """timm's wds reader info: one split 'train' listing every shard and its length."""
+    info = {
+        "name": name,
+        "splits": {
+            "train": {
+                "name": "train",
+                "num_samples": sum(s["samples"] for s in shards),
+                "filenames": [s["file"] for s in shards],
+                "shard_lengths": [s["samples"] for s in shards],
+            }
+        },
+    }
+    write_atomic(os.path.join(out, TIMM_INFO), json.dumps(info, indent=1).encode() + b"\n")

@@ -1,0 +1,56 @@
+"""The dataset cut into shard tasks.
+
+Render groups (see families.base) are the units: group g is group g % groups_per_class of
+class g // groups_per_class. A seeded bijection (rng.permute) spreads the groups over the
+shards, so every shard mixes many classes; inside a shard, samples are shuffled again with a
+per-shard seed. Both are pure functions of (seed, shard index): any worker can plan any shard
+alone, and nothing proportional to the dataset size is ever held in memory.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import rng
+
+
+@dataclass(frozen=True)
+class Plan:
+    num_classes: int
+    instances_per_class: int
+    group_size: int
+    shard_size: int  # target samples per shard; shards hold whole groups
+    seed: int
+
+    @property
+    def groups_per_class(self):
+        return math.ceil(self.instances_per_class / self.group_size)
+
+    @property
+    def num_groups(self):
+        return self.num_classes * self.groups_per_class
+
+    @property
+    def groups_per_shard(self):
+        return max(1, self.shard_size // self.group_size)
+
+    @property
+    def num_shards(self):
+        return math.ceil(self.num_groups / self.groups_per_shard)
+
+    @property
+    def num_samples(self):
+        return self.num_classes * self.instances_per_class
+
+    def shard_groups(self, shard):
+        """(class index, group in class) of every group of ``shard``, in render order."""
+        first = shard * self.groups_per_shard
+        positions = np.arange(first, min(first + self.groups_per_shard, self.num_groups))
+        groups = rng.permute(positions, self.num_groups, rng.derive_key(self.seed, rng.ORDER))
+        groups.sort()  # render order does not matter (samples are shuffled); sorted is cache-friendly
+        return [divmod(int(g), self.groups_per_class) for g in groups]
+
+    def sample_order(self, shard, count):
+        """The shuffled order of the ``count`` samples of ``shard``."""
+        key = rng.derive_key(self.seed, rng.SHARD_SHUFFLE, shard)
+        return np.random.Generator(np.random.PCG64(key)).permutation(count)

@@ -1,0 +1,1 @@
+"""Numba kernels: pure functions of arrays, no I/O, no Python objects."""

@@ -1,0 +1,255 @@
+"""IFS kernels: chaos game, the reference point rescale, point and patch rasterisers.
+
+All arithmetic is float64 without fastmath, so the chaos game matches the reference's
+CPython/NumPy arithmetic bit for bit (no FMA contraction).
+"""
+import numpy as np
+from numba import njit
+
+from . import mt19937
+
+# A map is a row (a, b, c, d, e, f): x' = x*a + y*b + e ; y' = x*c + y*d + f.
+
+
+@njit(cache=True, nogil=True)
+def selection_table(probabilities):
+    """Running sum of the map probabilities in map order (the reference's cumulative table)."""
+    cumulative = np.empty(probabilities.shape[0])
+    total = 0.0
+    for j in range(probabilities.shape[0]):
+        total += probabilities[j]
+        cumulative[j] = total
+    return cumulative
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pick_map(cumulative, r):
+    # First j with r <= cum_j (cum is non-decreasing), counted without branches because the
+    # draws are random; a draw above the rounded last entry takes the last map.
+    j = 0
+    for k in range(cumulative.shape[0] - 1):
+        j += r > cumulative[k]
+    return j
+
+
+@njit(cache=True, nogil=True)
+def chaos_game(maps, cumulative, draws, xs, ys):
+    """Fill xs, ys with len(xs) points; point 0 is (0, 0), point i uses draws[i-1]."""
+    x = 0.0
+    y = 0.0
+    xs[0] = x
+    ys[0] = y
+    for i in range(1, xs.shape[0]):
+        j = _pick_map(cumulative, draws[i - 1])
+        x, y = x * maps[j, 0] + y * maps[j, 1] + maps[j, 4], x * maps[j, 2] + y * maps[j, 3] + maps[j, 5]
+        xs[i] = x
+        ys[i] = y
+
+
+@njit(cache=True, nogil=True)
+def _nan_trim_keep(values, keep):
+    """Reference NaN trimming of one axis over the kept points: drop NaNs and the 100 points
+    before the first NaN (negative positions wrap around, as numpy.delete does)."""
+    kept = np.flatnonzero(keep)
+    n = kept.shape[0]
+    first = -1
+    for k in range(n):
+        if np.isnan(values[kept[k]]):
+            if first < 0:
+                first = k
+            keep[kept[k]] = False
+    if first >= 0:
+        for k in range(first - 100, first):
+            keep[kept[k % n]] = False
+
+
+@njit(cache=True, nogil=True)
+def _axis_to_pixels(values, keep, size, pad, pixels):
+    """The reference rescale of one axis: shift by the minimum if it is negative, divide by the
+    range, scale to size - 2*pad, add pad, truncate. Rounding is monotonic, so the shifted
+    range is (max - shift) - (min - shift). Points landing off the canvas are dropped.
+    Returns False when the range is not finite and positive."""
+    low = np.inf
+    high = -np.inf
+    for i in range(values.shape[0]):
+        if keep[i]:
+            low = min(low, values[i])
+            high = max(high, values[i])
+    shift = low if low < 0.0 else 0.0
+    span = (high - shift) - (low - shift)
+    if not (np.isfinite(span) and span > 0.0):
+        return False
+    scale = float(size - 2 * pad)
+    offset = float(pad)
+    for i in range(values.shape[0]):
+        pixel = (values[i] - shift) / span * scale + offset
+        if pixel >= 0.0 and pixel < size:
+            pixels[i] = np.int32(pixel)
+        else:
+            keep[i] = False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def points_to_pixels(xs, ys, size, pad):
+    """Reference rescale of chaos-game points to pixel columns/rows.
+
+    Returns (us, vs, keep, diverged): keep marks the points to draw. ``diverged`` is True when
+    the system left the finite numbers or its points cannot all be placed on the canvas; only
+    the finite, on-canvas points are then kept (the fdsl definition for such systems)."""
+    n = xs.shape[0]
+    keep = np.ones(n, dtype=np.bool_)
+    finite = True
+    for i in range(n):
+        finite &= np.isfinite(xs[i]) & np.isfinite(ys[i])
+    if not finite:
+        _nan_trim_keep(xs, keep)
+        _nan_trim_keep(ys, keep)
+        for i in range(n):
+            keep[i] &= np.isfinite(xs[i]) & np.isfinite(ys[i])
+    us = np.zeros(n, dtype=np.int32)
+    vs = np.zeros(n, dtype=np.int32)
+    kept_before = np.count_nonzero(keep)
+    placed = kept_before > 0
+    placed = placed and _axis_to_pixels(xs, keep, size, pad, us)
+    placed = placed and _axis_to_pixels(ys, keep, size, pad, vs)
+    if not placed:
+        keep[:] = False
+    return us, vs, keep, not (finite and placed and np.count_nonzero(keep) == kept_before)
+
+
+@njit(cache=True, nogil=True)
+def draw_points(canvas, us, vs, keep, value):
+    for i in range(us.shape[0]):
+        if keep[i]:
+            canvas[vs[i], us[i]] = value
+
+
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def splitmix64(key, index):
+    """Output ``index`` of the SplitMix64 sequence seeded with ``key``: a counter-based hash."""
+    z = key + (np.uint64(index) + np.uint64(1)) * _GOLDEN_GAMMA
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def patch_mask(key, index):
+    """The 3x3 patch mask of point ``index``: 1..511, bit k (k = 0 top-left, row-major) set
+    means 'paint'. Derived from the high 32 bits of SplitMix64 by a multiply-shift."""
+    high = splitmix64(key, index) >> np.uint64(32)
+    return np.int64((high * np.uint64(511)) >> np.uint64(32)) + 1
+
+
+@njit(cache=True, nogil=True)
+def draw_patches(canvas, us, vs, keep, value, key):
+    """For each point in order, overwrite the 3x3 block whose top-left corner is (u+1, v+1)
+    with its mask: ``value`` where the bit is set, 0 elsewhere. Blocks are clipped to the
+    canvas (only possible with pads below 4)."""
+    height, width = canvas.shape
+    for i in range(us.shape[0]):
+        if not keep[i]:
+            continue
+        mask = patch_mask(key, i)
+        top = vs[i] + 1
+        left = us[i] + 1
+        if top + 2 < height and left + 2 < width:
+            for k in range(9):
+                canvas[top + k // 3, left + k % 3] = value if (mask >> k) & 1 else 0
+        else:
+            for k in range(9):
+                row = top + k // 3
+                col = left + k % 3
+                if row < height and col < width:
+                    canvas[row, col] = value if (mask >> k) & 1 else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Category search ("compat"): one numpy-legacy MT19937 stream for the whole search.
+
+MAX_MAPS = 7
+
+
+@njit(cache=True, nogil=True)
+def draw_candidates(state, count, points):
+    """Draw the next ``count`` candidates from the search stream, advancing ``state``.
+
+    Per candidate: randint(2, 8) maps, uniform(-1, 1, 6) per map, p_i = |a*d - b*c| normalised,
+    then ``points`` selection draws, which are skipped here (twisted over, not tempered) and
+    replayed later from the saved state. Returns (tables (count, 7, 7), map counts,
+    states (count, 625) positioned at each candidate's selection draws)."""
+    tables = np.zeros((count, MAX_MAPS, 7))
+    map_counts = np.empty(count, dtype=np.int64)
+    states = np.empty((count, state.shape[0]), dtype=np.uint32)
+    for k in range(count):
+        n = mt19937.legacy_randint(state, 2, MAX_MAPS + 1)
+        map_counts[k] = n
+        total = 0.0
+        for i in range(n):
+            for j in range(6):
+                tables[k, i, j] = -1.0 + 2.0 * mt19937.next_double(state)
+            p = abs(tables[k, i, 0] * tables[k, i, 3] - tables[k, i, 1] * tables[k, i, 2])
+            tables[k, i, 6] = p
+            total += p
+        for i in range(n):
+            tables[k, i, 6] /= total
+        states[k] = state
+        mt19937.skip(state, 2 * points)
+    return tables, map_counts, states
+
+
+@njit(cache=True, nogil=True)
+def _fills_canvas(xs, ys, size, pad, enough):
+    """Does the reference point render of finite points hit at least ``enough`` distinct
+    pixels? The rescale is points_to_pixels' arithmetic; the count stops as soon as the answer
+    is known either way."""
+    x_low = xs.min()
+    x_high = xs.max()
+    y_low = ys.min()
+    y_high = ys.max()
+    x_shift = x_low if x_low < 0.0 else 0.0
+    y_shift = y_low if y_low < 0.0 else 0.0
+    x_span = (x_high - x_shift) - (x_low - x_shift)
+    y_span = (y_high - y_shift) - (y_low - y_shift)
+    if not (x_span > 0.0 and y_span > 0.0):
+        return False
+    scale = float(size - 2 * pad)
+    offset = float(pad)
+    hit = np.zeros((size, size), dtype=np.bool_)
+    count = 0
+    n = xs.shape[0]
+    for i in range(n):
+        u = np.int64((xs[i] - x_shift) / x_span * scale + offset)
+        v = np.int64((ys[i] - y_shift) / y_span * scale + offset)
+        if not hit[v, u]:
+            hit[v, u] = True
+            count += 1
+            if count >= enough:
+                return True
+        elif count + (n - 1 - i) < enough:
+            return False
+    return False
+
+
+@njit(cache=True, nogil=True)
+def filled_enough(tables, map_counts, states, points, size, pad, enough):
+    """For each candidate: does its point render fill at least ``enough`` pixels?
+
+    Candidates whose points leave the finite numbers are rejected (the reference gives
+    platform-dependent pixels for them)."""
+    accepted = np.zeros(map_counts.shape[0], dtype=np.bool_)
+    draws = np.empty(points)
+    xs = np.empty(points)
+    ys = np.empty(points)
+    for k in range(map_counts.shape[0]):
+        n = map_counts[k]
+        cumulative = selection_table(tables[k, :n, 6])
+        mt19937.fill_doubles(states[k].copy(), draws)
+        chaos_game(tables[k, :n, :6], cumulative, draws, xs, ys)
+        if np.isfinite(xs).all() and np.isfinite(ys).all():
+            accepted[k] = _fills_canvas(xs, ys, size, pad, enough)
+    return accepted
