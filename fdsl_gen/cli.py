@@ -93,6 +93,12 @@ def run_generation(family_name, options):
         search_only=options.get("search_only", False),
         progress=not options["quiet"],
     )
+    if manifest.get("diverged_samples"):
+        click.echo(
+            f"warning: {manifest['diverged_samples']} samples come from systems that diverged; they are "
+            'flagged "diverged": true in their .json (see README, "Diverging systems")',
+            err=True,
+        )
     if manifest["status"] == "complete":
         click.echo(f"{manifest['num_samples']} samples of {manifest['num_classes']} classes in {manifest['num_shards']} shards: {options['out']}")
     else:

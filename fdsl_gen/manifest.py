@@ -44,6 +44,7 @@ def build(family, run_config, class_source, plan, status, shards=None):
     }
     if shards is not None:
         manifest["shards"] = shards
+        manifest["diverged_samples"] = sum(s.get("diverged", 0) for s in shards)
     return manifest
 
 

@@ -182,6 +182,11 @@ class FractalDB(Family):
             raise UsageError(f"--weight-step must be in (0, 0.5], got {config['weight_step']}")
         if config["pad"] < 0 or config["image_size"] - 2 * config["pad"] < 1:
             raise UsageError("--pad must be >= 0 and leave at least one pixel inside --image-size")
+        if config["params"] is None and _min_filled_pixels(config["filling_rate"], SEARCH_SIZE) > config["search_points"]:
+            raise UsageError(
+                f"--filling-rate {config['filling_rate']} needs more distinct pixels than --search-points "
+                f"{config['search_points']} can fill: no candidate could ever be accepted"
+            )
         if config["seed"] < 0 or config["seed"] >= 2**32:
             raise UsageError("--seed must be in [0, 2**32)")
         if config["draws"] is None:
@@ -255,12 +260,12 @@ def render(table, weights, size, pad, points, mask_key=None):
     xs = np.empty(points)
     ys = np.empty(points)
     ifs.chaos_game(maps, cumulative, selection_draws(points), xs, ys)
-    us, vs, keep, diverged = ifs.points_to_pixels(xs, ys, size, pad)
+    columns, rows, diverged = ifs.points_to_pixels(xs, ys, size, pad)
     canvas = np.zeros((size, size), dtype=np.uint8)
     if mask_key is None:
-        ifs.draw_points(canvas, us, vs, keep, POINT_VALUE)
+        ifs.draw_points(canvas, columns, rows, POINT_VALUE)
     else:
-        ifs.draw_patches(canvas, us, vs, keep, POINT_VALUE, np.uint64(mask_key))
+        ifs.draw_patches(canvas, columns, rows, POINT_VALUE, np.uint64(mask_key))
     upright = canvas[::-1]  # the reference draws with y pointing up
     return (upright, upright[::-1], upright[:, ::-1], upright[::-1, ::-1]), bool(diverged)
 

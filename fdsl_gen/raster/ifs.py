@@ -83,20 +83,20 @@ def _axis_to_pixels(values, keep, size, pad, pixels):
     offset = float(pad)
     for i in range(values.shape[0]):
         pixel = (values[i] - shift) / span * scale + offset
-        if pixel >= 0.0 and pixel < size:
-            pixels[i] = np.int32(pixel)
-        else:
-            keep[i] = False
+        inside = keep[i] and pixel >= 0.0 and pixel < size
+        keep[i] = inside
+        pixels[i] = np.int32(pixel if inside else 0.0)
     return True
 
 
 @njit(cache=True, nogil=True)
 def points_to_pixels(xs, ys, size, pad):
-    """Reference rescale of chaos-game points to pixel columns/rows.
+    """Reference rescale of chaos-game points to pixel columns (from x) and rows (from y);
+    the column is -1 for points not drawn.
 
-    Returns (us, vs, keep, diverged): keep marks the points to draw. ``diverged`` is True when
-    the system left the finite numbers or its points cannot all be placed on the canvas; only
-    the finite, on-canvas points are then kept (the fdsl definition for such systems)."""
+    Returns (columns, rows, diverged). ``diverged`` is True when the system left the finite numbers
+    or its points cannot all be placed on the canvas; only the finite, on-canvas points are
+    then drawn (the fdsl definition for such systems)."""
     n = xs.shape[0]
     keep = np.ones(n, dtype=np.bool_)
     finite = True
@@ -107,22 +107,25 @@ def points_to_pixels(xs, ys, size, pad):
         _nan_trim_keep(ys, keep)
         for i in range(n):
             keep[i] &= np.isfinite(xs[i]) & np.isfinite(ys[i])
-    us = np.zeros(n, dtype=np.int32)
-    vs = np.zeros(n, dtype=np.int32)
+    columns = np.empty(n, dtype=np.int32)
+    rows = np.empty(n, dtype=np.int32)
     kept_before = np.count_nonzero(keep)
     placed = kept_before > 0
-    placed = placed and _axis_to_pixels(xs, keep, size, pad, us)
-    placed = placed and _axis_to_pixels(ys, keep, size, pad, vs)
+    placed = placed and _axis_to_pixels(xs, keep, size, pad, columns)
+    placed = placed and _axis_to_pixels(ys, keep, size, pad, rows)
     if not placed:
         keep[:] = False
-    return us, vs, keep, not (finite and placed and np.count_nonzero(keep) == kept_before)
+    for i in range(n):
+        if not keep[i]:
+            columns[i] = -1
+    return columns, rows, not (finite and placed and np.count_nonzero(keep) == kept_before)
 
 
 @njit(cache=True, nogil=True)
-def draw_points(canvas, us, vs, keep, value):
-    for i in range(us.shape[0]):
-        if keep[i]:
-            canvas[vs[i], us[i]] = value
+def draw_points(canvas, columns, rows, value):
+    for i in range(columns.shape[0]):
+        if columns[i] >= 0:
+            canvas[rows[i], columns[i]] = value
 
 
 _GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
@@ -146,25 +149,25 @@ def patch_mask(key, index):
 
 
 @njit(cache=True, nogil=True)
-def draw_patches(canvas, us, vs, keep, value, key):
-    """For each point in order, overwrite the 3x3 block whose top-left corner is (u+1, v+1)
-    with its mask: ``value`` where the bit is set, 0 elsewhere. Blocks are clipped to the
-    canvas (only possible with pads below 4)."""
-    height, width = canvas.shape
-    for i in range(us.shape[0]):
-        if not keep[i]:
+def draw_patches(canvas, columns, rows, value, key):
+    """For each point in order, overwrite the 3x3 block whose top-left corner is one pixel
+    right of and below the point with its mask: ``value`` where the bit is set, 0 elsewhere.
+    Blocks are clipped to the canvas (only possible with pads below 4)."""
+    size = canvas.shape[0]
+    for i in range(columns.shape[0]):
+        if columns[i] < 0:
             continue
         mask = patch_mask(key, i)
-        top = vs[i] + 1
-        left = us[i] + 1
-        if top + 2 < height and left + 2 < width:
+        top = rows[i] + 1
+        left = columns[i] + 1
+        if top + 2 < size and left + 2 < size:
             for k in range(9):
                 canvas[top + k // 3, left + k % 3] = value if (mask >> k) & 1 else 0
         else:
             for k in range(9):
                 row = top + k // 3
                 col = left + k % 3
-                if row < height and col < width:
+                if row < size and col < size:
                     canvas[row, col] = value if (mask >> k) & 1 else 0
 
 

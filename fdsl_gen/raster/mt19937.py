@@ -57,7 +57,7 @@ def temper(word):
     return word
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def next_u32(state):
     if state[N] >= N:
         twist(state)

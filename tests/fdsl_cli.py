@@ -1,0 +1,29 @@
+"""Run fdsl-gen in-process or as a subprocess, for the tests."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fdsl_gen.cli import main
+
+
+def run_cli(capsys, *args):
+    """fdsl-gen in this process: returns (exit status, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def cli_command(*args):
+    return [sys.executable, "-m", "fdsl_gen", *[str(a) for a in args]]
+
+
+def run_subprocess(*args, **kwargs):
+    return subprocess.run(cli_command(*args), capture_output=True, text=True, env=dict(os.environ), **kwargs)
+
+
+def read_shards(out):
+    """{file name: bytes} of every shard in ``out``."""
+    return {f: open(os.path.join(out, f), "rb").read() for f in sorted(os.listdir(out)) if f.endswith(".tar")}
