@@ -206,14 +206,20 @@ def draw_candidates(state, count, points):
 
 
 @njit(cache=True, nogil=True)
-def _fills_canvas(xs, ys, size, pad, enough):
+def _fills_canvas(xs, ys, size, pad, enough, pixels):
     """Does the reference point render of finite points hit at least ``enough`` distinct
-    pixels? The rescale is points_to_pixels' arithmetic; the count stops as soon as the answer
-    is known either way."""
-    x_low = xs.min()
-    x_high = xs.max()
-    y_low = ys.min()
-    y_high = ys.max()
+    pixels? Same arithmetic as points_to_pixels, in a branch-free (vectorisable) pass, then a
+    count that stops as soon as the answer is known either way. Needs pad >= 1 (then every
+    point lands inside the canvas, since point 0 is the origin)."""
+    x_low = np.inf
+    x_high = -np.inf
+    y_low = np.inf
+    y_high = -np.inf
+    for i in range(xs.shape[0]):
+        x_low = min(x_low, xs[i])
+        x_high = max(x_high, xs[i])
+        y_low = min(y_low, ys[i])
+        y_high = max(y_high, ys[i])
     x_shift = x_low if x_low < 0.0 else 0.0
     y_shift = y_low if y_low < 0.0 else 0.0
     x_span = (x_high - x_shift) - (x_low - x_shift)
@@ -222,14 +228,16 @@ def _fills_canvas(xs, ys, size, pad, enough):
         return False
     scale = float(size - 2 * pad)
     offset = float(pad)
-    hit = np.zeros((size, size), dtype=np.bool_)
+    for i in range(xs.shape[0]):
+        u = np.int32((xs[i] - x_shift) / x_span * scale + offset)
+        v = np.int32((ys[i] - y_shift) / y_span * scale + offset)
+        pixels[i] = v * size + u
+    hit = np.zeros(size * size, dtype=np.bool_)
     count = 0
     n = xs.shape[0]
     for i in range(n):
-        u = np.int64((xs[i] - x_shift) / x_span * scale + offset)
-        v = np.int64((ys[i] - y_shift) / y_span * scale + offset)
-        if not hit[v, u]:
-            hit[v, u] = True
+        if not hit[pixels[i]]:
+            hit[pixels[i]] = True
             count += 1
             if count >= enough:
                 return True
@@ -248,11 +256,12 @@ def filled_enough(tables, map_counts, states, points, size, pad, enough):
     draws = np.empty(points)
     xs = np.empty(points)
     ys = np.empty(points)
+    pixels = np.empty(points, dtype=np.int32)
     for k in range(map_counts.shape[0]):
         n = map_counts[k]
         cumulative = selection_table(tables[k, :n, 6])
         mt19937.fill_doubles(states[k].copy(), draws)
         chaos_game(tables[k, :n, :6], cumulative, draws, xs, ys)
         if np.isfinite(xs).all() and np.isfinite(ys).all():
-            accepted[k] = _fills_canvas(xs, ys, size, pad, enough)
+            accepted[k] = _fills_canvas(xs, ys, size, pad, enough, pixels)
     return accepted

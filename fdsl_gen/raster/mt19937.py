@@ -76,22 +76,29 @@ def next_double(state):
 
 
 @njit(cache=True, nogil=True)
-def fill_doubles(state, out):
-    """``out[:] = next_double()`` repeatedly; the bulk path (keeps the position in a register)."""
+def fill_words(state, out):
+    """``out[:] = next_u32()`` repeatedly, a key block at a time (the tempering vectorises)."""
     pos = np.int64(state[N])
-    for i in range(out.shape[0]):
+    done = 0
+    while done < out.shape[0]:
         if pos >= N:
             twist(state)
             pos = 0
-        a = temper(state[pos]) >> np.uint32(5)
-        pos += 1
-        if pos >= N:
-            twist(state)
-            pos = 0
-        b = temper(state[pos]) >> np.uint32(6)
-        pos += 1
-        out[i] = (a * 67108864.0 + b) / 9007199254740992.0
+        count = min(N - pos, out.shape[0] - done)
+        for j in range(count):
+            out[done + j] = temper(state[pos + j])
+        pos += count
+        done += count
     state[N] = pos
+
+
+@njit(cache=True, nogil=True)
+def fill_doubles(state, out):
+    """``out[:] = next_double()`` repeatedly (numpy's ``random_sample``, CPython's ``random()``)."""
+    words = np.empty(2 * out.shape[0], dtype=np.uint32)
+    fill_words(state, words)
+    for i in range(out.shape[0]):
+        out[i] = ((words[2 * i] >> np.uint32(5)) * 67108864.0 + (words[2 * i + 1] >> np.uint32(6))) / 9007199254740992.0
 
 
 @njit(cache=True, nogil=True)
