@@ -55,6 +55,7 @@ def merge_recipe(options, family_name):
             raise UsageError("--recipe must hold a JSON object of options")
         if recipe.get("family", family_name) != family_name:
             raise UsageError(f"--recipe is for family {recipe['family']!r}, not {family_name!r}")
+        recipe = get_family(family_name).recipe_options(recipe)
         for key, value in recipe.items():
             key = key.replace("-", "_")
             if key in ("family", "description"):
@@ -99,7 +100,9 @@ def run_generation(family_name, options):
             'flagged "diverged": true in their .json (see README, "Diverging systems")',
             err=True,
         )
-    if manifest["status"] == "complete":
+    if manifest["status"] == "complete" and not manifest["labelled"]:
+        click.echo(f"{manifest['num_samples']} unlabelled samples in {manifest['num_shards']} shards: {options['out']}")
+    elif manifest["status"] == "complete":
         click.echo(f"{manifest['num_samples']} samples of {manifest['num_classes']} classes in {manifest['num_shards']} shards: {options['out']}")
     else:
         click.echo(f"class table of {manifest['num_classes']} classes: {os.path.join(options['out'], 'manifest.json')}")
@@ -132,6 +135,77 @@ def fractaldb(**options):
     Example: fdsl-gen fractaldb --recipe manifests/fractaldb-1k.json --out shards/fractaldb-1k
     """
     run_generation("fractaldb", options)
+
+
+@cli.command()
+@click.option("--mode", type=click.Choice(["native", "replay"]), default=None,
+              help="native: every class and instance seeded from --seed alone. replay: the reference script's "
+              "random streams, pixel for pixel. [default: native; replay for a recipe of reference argument names]")
+@click.option("--classes", type=int, default=None, help="Number of classes (numof_classes). [default: 1000]")
+@click.option("--instances", type=int, default=None, help="Images per class (numof_instances). [default: 1000]")
+@click.option("--seed", type=int, default=None, help="Dataset seed: class and instance streams in native mode, and the sample order. [default: 0]")
+@click.option("--image-size", type=int, default=None, help="Image side in pixels, at least 16. [default: 512]")
+@click.option("--vertex-num-min", type=int, default=None, help="Vertices per orbit q drawn from [MIN, MAX]. [default: 200]")
+@click.option("--vertex-num-max", type=int, default=None, help="[default: 1000]")
+@click.option("--line-num-min", type=int, default=None, help="Orbits per image K drawn from [MIN, MAX]. [default: 1]")
+@click.option("--line-num-max", type=int, default=None, help="[default: 200]")
+@click.option("--perlin-min", type=float, default=None, help="Noise coefficient eta drawn from [P, P + 4]. [default: 0]")
+@click.option("--line-width", type=float, default=None, help="Outward step per orbit w drawn from [0, W]; lines are always 1 px. [default: 0.1]")
+@click.option("--radius-min", type=int, default=None, help="Start radius r0 (px) drawn from [R, R + 50]. [default: 10]")
+@click.option("--oval-rate", type=float, default=None, help="Oval stretches ox, oy drawn from [1, O]. [default: 2]")
+@click.option("--start-pos", type=int, default=None, help="Nucleus on each axis: (size + randint(-S, S)) / 2. [default: 512]")
+@click.option("--nami-1-min", type=int, default=None, help="First wave frequency n1 drawn from [MIN, MAX]. [default: 0]")
+@click.option("--nami-1-max", type=int, default=None, help="[default: 20]")
+@click.option("--nami-2-min", type=int, default=None, help="Second wave frequency n2 drawn from [MIN, MAX], redrawn while equal to a nonzero n1. [default: 0]")
+@click.option("--nami-2-max", type=int, default=None, help="[default: 20]")
+@click.option("--threads", type=int, default=None, help="Replay: processes of the reference run (numof_thread); leftover classes are not rendered, as there. [default: 20]")
+@click.option("--start-class", type=int, default=None, help="Replay: number of the first class (start_class). [default: 0]")
+@common_options("visualatom")
+def visualatom(**options):
+    """VisualAtom: orbits of sinusoidal waves (Takashima et al., CVPR 2023).
+
+    A --recipe whose keys are the reference script's argument names (numof_classes,
+    numof_thread, vertex_num_min, ...) selects replay mode; missing keys take the published
+    launch-script values.
+
+    \b
+    Examples:
+      fdsl-gen visualatom --classes 1000 --instances 1000 --seed 0 --out shards/va-1k
+      fdsl-gen visualatom --recipe manifests/visualatom-1k.json --out shards/visualatom-1k
+    """
+    run_generation("visualatom", options)
+
+
+@cli.command()
+@click.option("--shape", default=None, help="Leaf shape: square, oriented (oriented_square), circle, rectangle, triangle, quadrilater, or mixed (a random one per leaf). [default: square]")
+@click.option("--textured", is_flag=True, default=None, help="Dead leaves - Textures: each colour region shows a Spectrum+Color+WMM texture.")
+@click.option("--texture-pool", type=int, default=None, help="With --textured: textures to draw regions' textures from (each worker renders those it uses, ~1 s each). [default: 1000]")
+@click.option("--images", type=int, default=None, help="Number of images. [default: 1300000]")
+@click.option("--image-size", type=int, default=None, help="Image side in pixels, at least 32. [default: 256]")
+@click.option("--seed", type=int, default=None, help="Image i is the reference image for seed i + SEED; also seeds textures and the sample order. [default: 0]")
+@common_options("deadleaves")
+def deadleaves(**options):
+    """Dead leaves (Baradad et al., NeurIPS 2021), unlabelled: each image is the reference
+    script's image for its seed, pixel for pixel.
+
+    Example: fdsl-gen deadleaves --shape mixed --images 1300000 --out shards/deadleaves-mixed
+    """
+    run_generation("deadleaves", options)
+
+
+@cli.command()
+@click.option("--model", default=None, help="spectrum, spectrum-color or spectrum-color-wmm (wavelet marginals, ~2 s per 256 px image). [default: spectrum-color-wmm]")
+@click.option("--images", type=int, default=None, help="Number of images. [default: 1300000]")
+@click.option("--image-size", type=int, default=None, help="Image side in pixels, at least 32. [default: 256]")
+@click.option("--seed", type=int, default=None, help="Dataset seed: every image's draws and the sample order. [default: 0]")
+@common_options("spectrum")
+def spectrum(**options):
+    """Statistical image models (Baradad et al., NeurIPS 2021), unlabelled: random 1/f
+    spectra, colour distributions and wavelet marginals.
+
+    Example: fdsl-gen spectrum --model spectrum-color --images 1300000 --out shards/spectrum-color
+    """
+    run_generation("spectrum", options)
 
 
 @cli.command()

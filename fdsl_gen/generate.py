@@ -83,12 +83,11 @@ def generate(family_cls, config, out, name, shard_size, workers, overwrite=False
     run_config = dict(config, family=family_cls.name, name=name, shard_size=shard_size)
     existing = prepare_out(out, run_config, overwrite)
     if existing is not None:
-        class_table, class_source = existing["classes"], existing["class_source"]
+        class_table, class_source = existing.get("classes"), existing["class_source"]
     else:
-        with tqdm.tqdm(desc="classes", unit="class", disable=not progress) as bar:
+        with tqdm.tqdm(total=config.get("classes"), desc="classes", unit="class", disable=not progress) as bar:
 
             def on_search(accepted, examined):
-                bar.total = bar.total or config.get("classes")
                 bar.update(accepted - bar.n)
                 bar.set_postfix(candidates=examined, refresh=False)
 

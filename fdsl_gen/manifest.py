@@ -40,8 +40,9 @@ def build(family, run_config, class_source, plan, status, shards=None):
         "instances_per_class": family.instances_per_class,
         "num_samples": plan.num_samples,
         "num_shards": plan.num_shards,
-        "classes": family.class_table,
     }
+    if family.class_table is not None:  # unlabelled families have no per-class table
+        manifest["classes"] = family.class_table
     if shards is not None:
         manifest["shards"] = shards
         manifest["diverged_samples"] = sum(s.get("diverged", 0) for s in shards)

@@ -27,11 +27,12 @@ def shard_name(name, index):
     return f"{name}-{index:06d}.tar"
 
 
-def encode_png(image):
-    """8-bit grayscale (H, W) or RGB (H, W, 3) array to PNG bytes."""
+def encode_png(image, params=None):
+    """8-bit grayscale (H, W) or RGB (H, W, 3) array to PNG bytes, with pinned encoder
+    ``params`` (default PNG_PARAMS)."""
     if image.ndim == 3:
         image = image[:, :, ::-1]  # OpenCV writes BGR
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(image), PNG_PARAMS)
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(image), PNG_PARAMS if params is None else params)
     if not ok:
         raise RuntimeError("PNG encoding failed")
     return data.tobytes()

@@ -22,7 +22,7 @@ def render_shard(family, plan, out, name, shard):
         for instance, image, meta in family.render_group(class_index, group):
             diverged += bool(meta.get("diverged"))
             label = family.label(class_index, instance)
-            members = [("cls", str(label).encode()), ("json", encode_json(meta)), ("png", encode_png(image))]
+            members = [("cls", str(label).encode()), ("json", encode_json(meta)), ("png", encode_png(image, family.png_params))]
             samples.append((sample_key(class_index, instance), members))
     order = plan.sample_order(shard, len(samples))
     file_name = shard_name(name, shard)

@@ -1,7 +1,9 @@
 """Run fdsl-gen in-process or as a subprocess, for the tests."""
+import io
 import os
 import subprocess
 import sys
+import tarfile
 
 import pytest
 
@@ -27,3 +29,14 @@ def run_subprocess(*args, **kwargs):
 def read_shards(out):
     """{file name: bytes} of every shard in ``out``."""
     return {f: open(os.path.join(out, f), "rb").read() for f in sorted(os.listdir(out)) if f.endswith(".tar")}
+
+
+def read_samples(out):
+    """Every sample of every shard in ``out``: {key: {extension: bytes}}."""
+    samples = {}
+    for data in read_shards(out).values():
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for member in tar:
+                key, _, extension = member.name.partition(".")
+                samples.setdefault(key, {})[extension] = tar.extractfile(member).read()
+    return samples

@@ -11,7 +11,6 @@ import csv
 import json
 import math
 import os
-import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal

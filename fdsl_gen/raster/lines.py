@@ -11,6 +11,9 @@ Behaviour matched (found by testing against Pillow):
 
 Instead of walking and discarding, the range of steps whose pixel lies on the canvas is computed
 in closed form, so a segment from -1e6 to 1e6 costs at most one canvas side of steps.
+
+The helpers are ``inline="always"`` because Numba does not inline across jitted functions and
+VisualAtom draws ~50k short segments per image, where a call per segment is a large share.
 """
 import numpy as np
 from numba import njit
@@ -37,30 +40,40 @@ def _walk(canvas, major0, minor0, major_dir, minor_dir, d_major, d_minor, major_
     major_size = width if major_is_x else height
     minor_size = height if major_is_x else width
 
-    # Steps whose major coordinate is on the canvas.
-    lo, hi = _offsets_inside(major0, major_dir, major_size)
-    first = max(0, lo)
-    last = min(d_major, hi)
-
-    # Steps whose minor coordinate is on the canvas. The minor offset at step j is
-    # floor((2*d_minor*j + d_major) / (2*d_major)), non-decreasing in j.
     two_major = 2 * d_major
     two_minor = 2 * d_minor
-    minor_lo, minor_hi = _offsets_inside(minor0, minor_dir, minor_size)
-    if d_minor == 0:
-        if minor_lo > 0 or minor_hi < 0:
-            return
+    major1 = major0 + major_dir * d_major
+    minor1 = minor0 + minor_dir * d_minor
+    if (0 <= major0 < major_size and 0 <= major1 < major_size
+            and 0 <= minor0 < minor_size and 0 <= minor1 < minor_size):
+        # Whole line on the canvas (the common case): no clipping arithmetic.
+        first = 0
+        last = d_major
+        offset = 0
+        remainder = d_major
     else:
-        # smallest j with offset >= minor_lo; largest j with offset <= minor_hi
-        first = max(first, _ceil_div(two_major * minor_lo - d_major, two_minor))
-        last = min(last, _ceil_div(two_major * (minor_hi + 1) - d_major, two_minor) - 1)
-    if first > last:
-        return
+        # Steps whose major coordinate is on the canvas.
+        lo, hi = _offsets_inside(major0, major_dir, major_size)
+        first = max(0, lo)
+        last = min(d_major, hi)
+        # Steps whose minor coordinate is on the canvas. The minor offset at step j is
+        # floor((2*d_minor*j + d_major) / (2*d_major)), non-decreasing in j.
+        minor_lo, minor_hi = _offsets_inside(minor0, minor_dir, minor_size)
+        if d_minor == 0:
+            if minor_lo > 0 or minor_hi < 0:
+                return
+        else:
+            # smallest j with offset >= minor_lo; largest j with offset <= minor_hi
+            first = max(first, _ceil_div(two_major * minor_lo - d_major, two_minor))
+            last = min(last, _ceil_div(two_major * (minor_hi + 1) - d_major, two_minor) - 1)
+        if first > last:
+            return
+        # Exact offset and remainder at the first visible step.
+        numerator = two_minor * first + d_major
+        offset = numerator // two_major
+        remainder = numerator - offset * two_major  # in [0, 2*d_major)
 
-    # Exact offset and remainder at the first visible step, then the usual integer walk.
-    numerator = two_minor * first + d_major
-    offset = numerator // two_major
-    remainder = numerator - offset * two_major  # in [0, 2*d_major)
+    # The usual integer walk from there.
     major = major0 + major_dir * first
     minor = minor0 + minor_dir * offset
     for _ in range(first, last + 1):
@@ -78,14 +91,16 @@ def _walk(canvas, major0, minor0, major_dir, minor_dir, d_major, d_minor, major_
 @njit(cache=True, nogil=True, inline="always")
 def draw_int_line(canvas, x0, y0, x1, y1, value):
     """Pillow's 1-pixel line between integer pixel coordinates, clipped to ``canvas``."""
+    height, width = canvas.shape
+    if ((x0 < 0 and x1 < 0) or (y0 < 0 and y1 < 0)
+            or (x0 >= width and x1 >= width) or (y0 >= height and y1 >= height)):
+        return  # both ends beyond the same edge: no pixel can be on the canvas
     dx = abs(x1 - x0)
     dy = abs(y1 - y0)
     x_dir = 1 if x1 >= x0 else -1
     y_dir = 1 if y1 >= y0 else -1
     if dx == 0 and dy == 0:
-        height, width = canvas.shape
-        if 0 <= x0 < width and 0 <= y0 < height:
-            canvas[y0, x0] = value
+        canvas[y0, x0] = value  # on the canvas, by the test above
     elif dx >= dy:
         _walk(canvas, x0, y0, x_dir, y_dir, dx, dy, True, value)
     else:

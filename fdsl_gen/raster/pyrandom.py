@@ -3,9 +3,10 @@
 Only what the reference scripts call: ``random()``, ``uniform`` and ``randint``. Each function
 consumes exactly the 32-bit words CPython would, so a stream can be replayed draw for draw.
 
-Everything here is ``inline="always"``: Numba never inlines one jitted function into another
-at the LLVM level, and these are called hundreds of thousands of times per image, so a real
-call each time (with its array-argument bookkeeping) would dominate the cost.
+The scalar functions are ``inline="always"`` (Numba never inlines one jitted function into
+another at the LLVM level, so each would otherwise be a real call). An inlined function that
+takes the state array still costs an atomic reference-count pair per call, so hot loops should
+draw in bulk with ``fill_uniform``, whose loop calls the generator directly.
 """
 import numpy as np
 from numba import njit
@@ -14,21 +15,37 @@ from fdsl_gen.raster.mt19937 import next_u32
 
 
 @njit(cache=True, nogil=True, inline="always")
-def random(state):
-    """``random.random()``: a 53-bit double from two words, (a >> 5) * 2**26 + (b >> 6).
+def double_from_words(first_word, second_word):
+    """CPython's ``random()`` from two consecutive words: (a >> 5) * 2**26 + (b >> 6), / 2**53.
 
-    Same formula as ``mt19937.next_double``, spelled out so that the two word draws inline
-    into the caller instead of costing a nested call (the result is identical).
+    Same formula as ``mt19937.next_double``, taking the words as scalars so that callers can
+    inline it into their own loops. Multiplying by 2**-53 is exact, so it equals the division.
     """
-    a = next_u32(state) >> np.uint32(5)
-    b = next_u32(state) >> np.uint32(6)
-    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)  # exact: a power of two
+    high = first_word >> np.uint32(5)
+    low = second_word >> np.uint32(6)
+    return (high * 67108864.0 + low) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def random(state):
+    """``random.random()``."""
+    first_word = next_u32(state)
+    return double_from_words(first_word, next_u32(state))
 
 
 @njit(cache=True, nogil=True, inline="always")
 def uniform(state, lo, hi):
     """``random.uniform(lo, hi)``, computed as CPython does: lo + (hi - lo) * random()."""
     return lo + (hi - lo) * random(state)
+
+
+@njit(cache=True, nogil=True)
+def fill_uniform(state, lo, hi, out):
+    """``out[i] = uniform(lo, hi)`` for i = 0, 1, ... in order (a list comprehension of draws)."""
+    span = hi - lo
+    for i in range(out.shape[0]):
+        first_word = next_u32(state)
+        out[i] = lo + span * double_from_words(first_word, next_u32(state))
 
 
 @njit(cache=True, nogil=True, inline="always")

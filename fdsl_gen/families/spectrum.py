@@ -1,0 +1,270 @@
+"""Statistical image models of "Learning to See by Looking at Noise" (Baradad et al., NeurIPS
+2021): random images with the spectrum, colours and wavelet marginals of natural images.
+
+An image is drawn in two steps: its model parameters are sampled, then an image with those
+statistics is found by projecting uniform noise onto each constraint in turn, ``ITERATIONS``
+times (Heeger-Bergen style alternating projections), all in a decorrelated colour space:
+
+- spectrum: every channel's Fourier amplitude is set to 1 / (|fx|^slope_x + |fy|^slope_y)
+  (fx, fy in cycles per pixel), keeping its phase, then its mean and standard deviation are
+  restored. The phase is that of the starting noise: random.
+- color: each of the three decorrelated channels is histogram-matched to the marginal of a
+  random "colour reference": a few colours in random proportions, box blurred, with a little
+  noise. The decorrelated space is the reference's colour PCA.
+- wmm (wavelet marginal model): every band of a steerable pyramid of each channel is
+  histogram-matched to a generalised normal distribution exp(-|x / s|^r), s growing with the
+  band's scale, r random.
+
+Every model also mixes its three channels back through the colour PCA of a sampled colour
+reference (the paper's code does so for all models), and the result is stretched to the full
+0..255 range. The constants below are the paper's (its released code, ``image_model.m``).
+"""
+import math
+
+import cv2
+import numpy as np
+import pyrtools
+import scipy.fft
+
+from .. import rng
+from ..errors import UsageError
+from ..raster.fourier import impose_amplitude
+from ..raster.histogram import histogram, histogram_cdf, match_histogram
+from .base import UnlabelledFamily, register_family
+
+MODELS = ("spectrum", "spectrum-color", "spectrum-color-wmm")
+
+ITERATIONS = 10  # rounds of the alternating projections
+START_NOISE = 256.0  # the projections start from uniform noise in [0, 256) per channel
+
+# Spectrum: amplitude 1 / (|fx|^slope_x + |fy|^slope_y) with slope_x = s + d, slope_y = s - d,
+# s ~ U(0.5, 3.5) (the paper's range of slopes) and d ~ N(0, (3.5 - 0.5) / 60): a slight
+# anisotropy, 0.05 slope units typical.
+SLOPE_RANGE = (0.5, 3.5)
+SLOPE_ANISOTROPY_STD = (SLOPE_RANGE[1] - SLOPE_RANGE[0]) / 60
+
+# Colour reference: k ~ U{3..22} colours uniform in the RGB cube, proportions 0.001 + U(0, 1)
+# normalised (the floor keeps every colour present), pixels assigned by one multinomial draw
+# and laid out in contiguous blocks, box blurred with an m x m box, m ~ U{1..10}, plus uniform
+# noise of amplitude 10 (on a 0..256 scale), stretched to 0..256. Its decorrelated marginals
+# are tabulated as 256-bin histograms.
+COLOUR_COUNT_RANGE = (3, 22)
+PROPORTION_FLOOR = 0.001
+BLUR_RANGE = (1, 10)
+COLOUR_NOISE = 10.0
+COLOUR_RANGE = 256.0
+COLOUR_BINS = 256
+
+# Wavelet marginals: a steerable pyramid with 4 orientations whose coarsest oriented band is
+# 32 px (so 4 scales at 256 px and 3 at 128 px, as in the paper) above a 16 px low-pass
+# residual, which is left alone. A band of side n_b of an image of side n gets the density
+# exp(-|x / s|^r) with s = 4^(n / n_b) (4, 4, 16, 256, 65536 from the high-pass residual to the
+# coarsest band at 256 px) and r ~ U(0.4, 0.8) (per band and channel), tabulated
+# on x = -200..200 in steps of 0.5; the mean and standard deviation of that table are imposed
+# with it.
+ORIENTATIONS = 4
+LOWPASS_SIZE = 16
+WMM_SCALE_BASE = 4.0
+WMM_SHAPE_RANGE = (0.4, 0.8)
+WMM_GRID = np.arange(-200.0, 200.25, 0.5)
+
+MIN_IMAGE_SIZE = 2 * LOWPASS_SIZE  # room for one pyramid scale above the low-pass residual
+
+
+def pyramid_height(size):
+    """Pyramid scales for an image side: the coarsest oriented band is 2 * LOWPASS_SIZE px."""
+    return max(1, int(math.floor(math.log2(size / LOWPASS_SIZE))))
+
+
+def spectrum_amplitude(size, slope_x, slope_y):
+    """The target amplitude on the rfft2 grid (size, size // 2 + 1), fx and fy in cycles per
+    pixel; 0 at DC (the mean is kept separately)."""
+    fy = np.abs(np.fft.fftfreq(size))[:, None]
+    fx = np.abs(np.fft.rfftfreq(size))[None, :]
+    with np.errstate(divide="ignore"):
+        amplitude = 1.0 / (fx**slope_x + fy**slope_y)
+    amplitude[0, 0] = 0.0
+    return amplitude
+
+
+def colour_reference(generator, size):
+    """The random colour reference as colour planes (3, size, size) float32, and its palette."""
+    count = int(generator.integers(COLOUR_COUNT_RANGE[0], COLOUR_COUNT_RANGE[1] + 1))
+    colours = generator.random((count, 3))
+    proportions = PROPORTION_FLOOR + generator.random(count)
+    proportions /= proportions.sum()
+    pixels = generator.multinomial(size * size, proportions)
+    blur = int(generator.integers(BLUR_RANGE[0], BLUR_RANGE[1] + 1))
+    # colour k fills the next pixels[k] pixels in raster order
+    reference = np.stack([np.repeat(plane, pixels).reshape(size, size) for plane in (COLOUR_RANGE * colours.T).astype(np.float32)])
+    # Mirrored borders: the paper's zero-padded convolution also darkens a fringe of about
+    # blur / 2 pixels, an extra dark colour that is an artefact, not part of the model.
+    for channel in range(3):
+        reference[channel] = cv2.blur(reference[channel], (blur, blur), borderType=cv2.BORDER_REFLECT_101)
+    reference += COLOUR_NOISE * generator.random((3, size, size), dtype=np.float32)
+    reference -= reference.min()
+    reference *= COLOUR_RANGE / reference.max()
+    palette = {"colours": colours.tolist(), "proportions": proportions.tolist(), "blur": blur}
+    return reference, palette
+
+
+def colour_pca(planes):
+    """Principal components of an image's colours, given as colour planes (3, ...): the mean
+    colour, the axes (columns, largest variance first) and the decorrelated planes (3, n)."""
+    planes = planes.reshape(3, -1).astype(np.float64)
+    mean = planes.mean(axis=1)
+    centred = planes - mean[:, None]
+    # einsum, not BLAS: these 3 x n products are too thin to gain from it (and BLAS may start threads)
+    _, axes = np.linalg.eigh(np.einsum("in,jn->ij", centred, centred))
+    axes = axes[:, ::-1]
+    # an eigenvector's sign is arbitrary: fix it (largest component positive) for stable output
+    axes = axes * np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(3)])
+    return mean, axes, np.einsum("ji,jn->in", axes, centred)
+
+
+def wmm_targets(shapes, height):
+    """Per channel and band (the pyramid's order, low-pass residual excluded), the target
+    (edges, cdf, mean, std) for the sampled shapes (3, bands)."""
+    # level l bands are 2^l times smaller than the image (high-pass residual: level 0)
+    band_levels = [0] + [level for level in range(height) for _ in range(ORIENTATIONS)]
+    half_step = (WMM_GRID[1] - WMM_GRID[0]) / 2
+    edges = np.concatenate([WMM_GRID - half_step, [WMM_GRID[-1] + half_step]])
+    targets = []
+    for channel_shapes in shapes:
+        channel_targets = []
+        for level, shape in zip(band_levels, channel_shapes, strict=True):
+            density = np.exp(-np.abs(WMM_GRID / WMM_SCALE_BASE ** (2**level)) ** shape)
+            mean = np.sum(WMM_GRID * density) / density.sum()
+            std = math.sqrt(np.sum((WMM_GRID - mean) ** 2 * density) / density.sum())
+            channel_targets.append((*histogram_cdf(density, edges), mean, std))
+        targets.append(channel_targets)
+    return targets
+
+
+def wmm_band_count(height):
+    return 1 + height * ORIENTATIONS  # the high-pass residual and the oriented bands
+
+
+def impose_spectrum(image, amplitude):
+    """(3, n, n) float32 image -> the same with each channel's Fourier amplitude proportional
+    to ``amplitude``, its phases, mean and standard deviation kept."""
+    spectrum = scipy.fft.rfft2(image)
+    impose_amplitude(spectrum, amplitude)
+    return scipy.fft.irfft2(spectrum, s=image.shape[-2:], overwrite_x=True)
+
+
+def impose_colour(image, targets):
+    """In place: each channel of the (3, n, n) image histogram-matched to its target."""
+    for channel, (edges, cdf) in enumerate(targets):
+        match_histogram(image[channel].reshape(-1), edges, cdf, len(edges) - 1)
+
+
+def impose_wmm(image, targets, height):
+    """In place: every band but the low-pass residual of each channel's steerable pyramid
+    histogram-matched to its target, its mean and standard deviation set to the target's."""
+    for channel in range(3):
+        pyramid = pyrtools.pyramids.SteerablePyramidFreq(
+            image[channel].astype(np.float64), height=height, order=ORIENTATIONS - 1
+        )
+        bands = [key for key in pyramid.pyr_coeffs if key != "residual_lowpass"]
+        for key, (edges, cdf, mean, std) in zip(bands, targets[channel], strict=True):
+            band = np.ascontiguousarray(pyramid.pyr_coeffs[key], dtype=np.float64)
+            values = band.reshape(-1)
+            match_histogram(values, edges, cdf, len(edges) - 1)
+            values -= values.mean()
+            values *= std / max(values.std(), 1e-300)
+            values += mean
+            pyramid.pyr_coeffs[key] = band
+        image[channel] = pyramid.recon_pyr()
+
+
+def sample_image(key, size, model):
+    """The image of ``model`` for the 64-bit ``key``: (size, size, 3) uint8 and its parameters.
+
+    Draws, in this fixed order (it defines the images): slopes, colour reference, wavelet
+    shapes (wmm only), starting noise."""
+    if model not in MODELS:
+        raise ValueError(f"unknown spectrum model {model!r}; expected one of {MODELS}")
+    generator = np.random.Generator(np.random.PCG64(key))
+    s = generator.uniform(*SLOPE_RANGE)
+    d = generator.normal(0.0, SLOPE_ANISOTROPY_STD)
+    slope_x, slope_y = s + d, s - d
+    reference, palette = colour_reference(generator, size)
+    mean_colour, colour_axes, decorrelated = colour_pca(reference)
+    with_colour = model != "spectrum"
+    with_wmm = model == "spectrum-color-wmm"
+    height = pyramid_height(size)
+    if with_wmm:
+        wmm_shapes = generator.uniform(*WMM_SHAPE_RANGE, size=(3, wmm_band_count(height)))
+        wmm = wmm_targets(wmm_shapes, height)
+    if with_colour:  # the reference's decorrelated marginals
+        colours = [histogram_cdf(*histogram(channel, COLOUR_BINS)) for channel in decorrelated]
+    image = (START_NOISE * generator.random((3, size, size), dtype=np.float32)).astype(np.float32)
+
+    amplitude = spectrum_amplitude(size, slope_x, slope_y)
+    # Imposing the spectrum alone is idempotent (it keeps the phases it is given), so the
+    # spectrum-only model needs one round.
+    rounds = ITERATIONS if with_colour else 1
+    for _ in range(rounds):
+        image = impose_spectrum(image, amplitude)
+        if with_wmm:
+            impose_wmm(image, wmm, height)
+        if with_colour:
+            impose_colour(image, colours)
+
+    # back to RGB through the colour PCA, then stretched to the full 0..255 range
+    rgb = np.einsum("ij,jn->in", colour_axes.astype(np.float32), image.reshape(3, -1))
+    rgb += mean_colour.astype(np.float32)[:, None]
+    rgb -= rgb.min()
+    rgb *= 255.0 / max(float(rgb.max()), 1e-12)
+    out = np.ascontiguousarray(np.rint(rgb).astype(np.uint8).T.reshape(size, size, 3))
+    meta = {
+        "model": model,
+        "image_size": size,
+        "key": key,
+        "slope_x": slope_x,
+        "slope_y": slope_y,
+        "colours": palette["colours"],
+        "proportions": palette["proportions"],
+        "blur": palette["blur"],
+        "mean_colour": mean_colour.tolist(),
+        "colour_axes": colour_axes.tolist(),
+        "iterations": rounds,
+    }
+    if with_wmm:
+        meta["pyramid_height"] = height
+        meta["wmm_shapes"] = wmm_shapes.tolist()
+    return out, meta
+
+
+DEFAULTS = {
+    "model": "spectrum-color-wmm",
+    "images": 1_300_000,  # the paper's large-scale sets: 1.3M images of 256 px
+    "image_size": 256,
+    "seed": 0,
+}
+
+
+@register_family
+class Spectrum(UnlabelledFamily):
+    name = "spectrum"
+    channels = 3
+    # Smooth, noisy RGB: the Up filter (predict each row from the one above) halves the PNG;
+    # with it RLE is as small as zlib's default strategy, and faster (bench/spectrum_render.py).
+    png_params = [
+        cv2.IMWRITE_PNG_COMPRESSION, 1,
+        cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
+        cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
+    ]
+
+    @classmethod
+    def configure(cls, options):
+        config = {k: (options.get(k) if options.get(k) is not None else v) for k, v in DEFAULTS.items()}
+        if config["model"] not in MODELS:
+            raise UsageError(f"--model must be one of {', '.join(MODELS)}; got {config['model']!r}")
+        cls.check_image_options(config, MIN_IMAGE_SIZE)
+        return config
+
+    def render_image(self, index):
+        key = rng.derive_key(self.config["seed"], rng.SPECTRUM_IMAGE, index)
+        return sample_image(key, self.config["image_size"], self.config["model"])

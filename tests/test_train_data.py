@@ -1,0 +1,143 @@
+"""fdsl_train.data: equal batch counts per rank, exact mid-epoch restarts, input checks."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fdsl_train import InputError
+from fdsl_train.data import (
+    Augmentation,
+    FolderTrainSource,
+    ShardTrainSource,
+    open_image_folder,
+    open_shards,
+    write_digits,
+)
+from fdsl_train.rng import seed_all
+from train_fixtures import write_shard_dataset
+
+AUGMENTATION = Augmentation(img_size=16)
+
+
+@pytest.fixture(scope="module")
+def uneven_shards(tmp_path_factory):
+    """3 shards of 13, 9 and 6 samples: no even split over 2 ranks x 2 workers."""
+    return write_shard_dataset(tmp_path_factory.mktemp("data") / "fdb", shard_sizes=(13, 9, 6), image_size=16)
+
+
+def shard_source(folder, rank, workers=2, world_size=2, batch_size=2):
+    return ShardTrainSource(open_shards([str(folder)]), transform=AUGMENTATION.train_transform(), batch_size=batch_size,
+                            rank=rank, world_size=world_size, workers=workers, seed=7, shuffle_buffer=5)
+
+
+def batches(source, epoch, start_step=0):
+    return [(images.clone(), labels.clone()) for images, labels in source.loader(epoch, start_step)]
+
+
+def test_every_rank_gets_the_same_number_of_full_batches(uneven_shards):
+    counts = []
+    for rank in (0, 1):
+        source = shard_source(uneven_shards, rank)
+        assert source.steps_per_epoch == 28 // 4
+        for epoch in (0, 1):
+            epoch_batches = batches(source, epoch)
+            counts.append(len(epoch_batches))
+            assert all(images.shape == (2, 3, 16, 16) and images.dtype == torch.uint8 and len(labels) == 2
+                       for images, labels in epoch_batches)
+    assert counts == [7, 7, 7, 7]
+
+
+def test_more_loader_slots_than_shards_still_fill_every_epoch(tmp_path):
+    folder = write_shard_dataset(tmp_path / "two", shard_sizes=(5, 3), image_size=16)
+    for rank in (0, 1):
+        assert len(batches(shard_source(folder, rank, workers=3, batch_size=1), epoch=0)) == 4
+
+
+@pytest.mark.parametrize("start_step", [1, 2, 5])
+def test_an_epoch_started_mid_way_continues_the_uninterrupted_one(uneven_shards, start_step):
+    source = shard_source(uneven_shards, rank=1)
+    whole = batches(source, epoch=3)
+    resumed = batches(source, epoch=3, start_step=start_step)
+    assert len(resumed) == len(whole) - start_step
+    for (images, labels), (resumed_images, resumed_labels) in zip(whole[start_step:], resumed):
+        assert torch.equal(labels, resumed_labels)
+        assert torch.equal(images, resumed_images)
+
+
+def test_epochs_and_ranks_see_different_data(uneven_shards):
+    first = batches(shard_source(uneven_shards, rank=0), epoch=0)
+    assert not torch.equal(first[0][0], batches(shard_source(uneven_shards, rank=0), epoch=1)[0][0])
+    assert not torch.equal(first[0][0], batches(shard_source(uneven_shards, rank=1), epoch=0)[0][0])
+
+
+def test_image_folder_epochs_restart_exactly(tmp_path):
+    write_digits(tmp_path / "digits", image_size=16, val_fraction=0.5)
+    folder = open_image_folder(tmp_path / "digits" / "val")
+    source = FolderTrainSource(folder, transform=AUGMENTATION.train_transform(), batch_size=8, rank=1, world_size=2,
+                               workers=2, seed=3)
+    whole = batches(source, epoch=2)
+    assert len(whole) == source.steps_per_epoch == len(folder.samples) // 16
+    resumed = batches(source, epoch=2, start_step=5)
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(whole[5:], resumed))
+
+
+def test_digits_are_a_seeded_stratified_image_folder(tmp_path):
+    counts = write_digits(tmp_path / "a", image_size=24, seed=1)
+    write_digits(tmp_path / "b", image_size=24, seed=1)
+    assert counts == {"train": 1437, "val": 360}
+    train = open_image_folder(tmp_path / "a" / "train")
+    assert train.classes == tuple(str(digit) for digit in range(10))
+    val_names = sorted(path.relative_to(tmp_path / "a").as_posix() for path in (tmp_path / "a" / "val").rglob("*.png"))
+    assert val_names == sorted(path.relative_to(tmp_path / "b").as_posix() for path in (tmp_path / "b" / "val").rglob("*.png"))
+    image = Image.open(train.samples[0][0])
+    assert image.size == (24, 24) and image.mode == "L"
+
+
+def test_grayscale_images_augment_exactly_like_their_rgb_copies():
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 40), dtype=np.uint8)
+    gray = Image.fromarray(pixels)
+    rgb = gray.convert("RGB")
+    grey_mean = (0.5, 0.5, 0.5)  # the pre-training recipe's; it makes RandAugment's fill colour grey
+    transform = Augmentation(img_size=24, mean=grey_mean, std=(0.5, 0.5, 0.5)).train_transform()
+    for seed in range(100):  # ~13 draws of each RandAugment op
+        seed_all(seed)
+        from_gray = transform(gray)
+        seed_all(seed)
+        assert torch.equal(from_gray, transform(rgb)), seed
+
+
+def test_randaugment_posterize_at_full_magnitude_works_with_pillow_13():
+    colour_stage = Augmentation(img_size=24).train_transform().transforms[1]
+    posterize = next(op for op in colour_stage.transforms[0].ops if op.name == "PosterizeIncreasing")
+    posterize.magnitude, posterize.magnitude_std, posterize.prob = 10, 0, 1.0  # asks for 0 bits
+    for mode in ("L", "RGB"):
+        image = Image.new(mode, (24, 24), 200 if mode == "L" else (200, 100, 50))
+        assert np.array(posterize(image)).max() == 0  # all bits cleared, as Pillow < 13 did
+
+
+def test_incomplete_dataset_is_refused(tmp_path):
+    folder = write_shard_dataset(tmp_path / "fdb", status="rendering")
+    with pytest.raises(InputError, match="status is 'rendering', not 'complete'"):
+        open_shards([str(folder)])
+
+
+def test_manifest_shards_must_exist(tmp_path):
+    folder = write_shard_dataset(tmp_path / "fdb")
+    (folder / "fractaldb-000001.tar").unlink()
+    with pytest.raises(InputError, match="missing"):
+        open_shards([str(folder)])
+
+
+def test_shard_lists_take_counts_from_the_command_line(tmp_path):
+    folder = write_shard_dataset(tmp_path / "fdb")
+    pattern = str(folder / "fractaldb-{000000..000002}.tar")
+    with pytest.raises(InputError, match="--num-classes and --num-samples"):
+        open_shards([pattern])
+    shards = open_shards([pattern], num_classes=3, num_samples=16)
+    assert len(shards.urls) == 3 and shards.num_samples == 16
+    manifest = json.loads((folder / "manifest.json").read_text())
+    with pytest.raises(InputError, match="contradicts the manifest"):
+        open_shards([str(folder)], num_classes=manifest["num_classes"] + 1)

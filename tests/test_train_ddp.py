@@ -1,0 +1,45 @@
+"""Two-process (gloo) pre-training under torchrun on shards that do not split evenly."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from fdsl_train.engine import CHECKPOINT_NAME, LOG_NAME
+from train_fixtures import write_shard_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+TORCHRUN = Path(sys.executable).with_name("torchrun")
+
+
+def test_two_ranks_run_the_same_steps_on_uneven_shards(tmp_path):
+    # 3 shards of 7, 5 and 4 samples over 2 ranks x 2 loader workers: 4 streams, 3 shards.
+    data = write_shard_dataset(tmp_path / "fdb", shard_sizes=(7, 5, 4))
+    output = tmp_path / "run"
+    command = [
+        str(TORCHRUN), "--standalone", "--nproc-per-node", "2", "-m", "fdsl_train", "pretrain",
+        "--data", str(data), "--model", "vit_tiny_patch16_224", "--model-arg", "patch_size=8", "--model-arg", "depth=2",
+        "--img-size", "32", "--epochs", "3", "--batch-size", "2", "--workers", "2", "--shuffle-buffer", "4",
+        "--log-every", "1", "--output", str(output), "--no-progress", "--device", "cpu",
+    ]
+    environment = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    finished = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=240)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+
+    summaries = [json.loads(line) for line in finished.stdout.splitlines() if line.startswith("{")]
+    assert sorted(summary["rank"] for summary in summaries) == [0, 1]
+    steps_per_epoch = 16 // (2 * 2)
+    for summary in summaries:
+        assert summary["event"] == "finished"
+        assert summary["steps_run"] == summary["step"] == summary["total_steps"] == 3 * steps_per_epoch
+        assert summary["samples_run"] == 3 * steps_per_epoch * 2
+
+    log = [json.loads(line) for line in (output / LOG_NAME).read_text().splitlines()]
+    assert [record["step"] for record in log if "loss" in record] == list(range(1, 13))
+    assert log[0]["config"]["world_size"] == 2
+    checkpoint = torch.load(output / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
+    assert checkpoint["step"] == 12 and checkpoint["num_classes"] == 3
+    assert checkpoint["model"]["pos_embed"].shape[1] == 1 + (32 // 8) ** 2  # built for --img-size 32
