@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from fdsl_train.data import Augmentation, ShardTrainSource, open_shards
+from fdsl_train.data import Augmentation, TrainSource, open_shards
 
 PRETRAIN_AUGMENTATION = Augmentation(img_size=224, hflip=0.0, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
@@ -37,7 +37,7 @@ def render_fractaldb(folder: Path, samples: int) -> None:
 def images_per_second(folder: Path, workers: int, batch_size: int) -> tuple[float, float]:
     """(images per wall-clock second, per CPU-second of this process) over one epoch of the
     source, after its first batch (start-up and the shuffle buffer's first fill)."""
-    source = ShardTrainSource(open_shards([str(folder)]), transform=PRETRAIN_AUGMENTATION.train_transform(),
+    source = TrainSource(open_shards([str(folder)]), transform=PRETRAIN_AUGMENTATION.train_transform(),
                               batch_size=batch_size, rank=0, world_size=1, workers=workers, seed=0, shuffle_buffer=200)
     loader = iter(source.loader(epoch=0))
     next(loader)

@@ -52,32 +52,47 @@ def _member(name, size):
     return info
 
 
-def tar_bytes(samples):
-    """A tar archive of samples, each (key, [(extension, bytes), ...]), in the given order."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+class _HashingWriter:
+    """A binary file that hashes and counts what is written to it."""
+
+    def __init__(self, file):
+        self.file = file
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data):
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.file.write(data)
+
+    def tell(self):
+        return self.size
+
+
+def write_tar(file, samples):
+    """Stream a tar archive of samples, each (key, [(extension, bytes), ...]), in the given
+    order, to a binary file. Returns (bytes written, sha256 hex digest)."""
+    writer = _HashingWriter(file)
+    with tarfile.open(fileobj=writer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for key, members in samples:
             for extension, data in members:
                 tar.addfile(_member(f"{key}.{extension}", len(data)), io.BytesIO(data))
-    return buffer.getvalue()
+    return writer.size, writer.sha256.hexdigest()
 
 
-def write_atomic(path, data):
-    """Write bytes to ``path`` via a temporary file, fsync and rename: whole or absent."""
+def write_atomic(path, write):
+    """Create ``path`` whole or not at all: ``write(file)`` fills a temporary file, which is
+    fsynced and renamed. ``write`` may also be bytes. Returns what ``write`` returned."""
     tmp = path + TMP_SUFFIX
     with open(tmp, "wb") as f:
-        f.write(data)
+        result = f.write(write) if isinstance(write, bytes) else write(f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def shard_stats(file_name, data, samples):
-    return {"file": file_name, "samples": samples, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return result
 
 
 def write_shard(directory, file_name, samples):
     """Write one shard atomically and return its stats (file, samples, bytes, sha256)."""
-    data = tar_bytes(samples)
-    write_atomic(os.path.join(directory, file_name), data)
-    return shard_stats(file_name, data, len(samples))
+    size, sha256 = write_atomic(os.path.join(directory, file_name), lambda f: write_tar(f, samples))
+    return {"file": file_name, "samples": len(samples), "bytes": size, "sha256": sha256}

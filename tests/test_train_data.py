@@ -1,6 +1,8 @@
 """fdsl_train.data: equal batch counts per rank, exact mid-epoch restarts, input checks."""
 
+import io
 import json
+import tarfile
 
 import numpy as np
 import pytest
@@ -10,10 +12,10 @@ from PIL import Image
 from fdsl_train import InputError
 from fdsl_train.data import (
     Augmentation,
-    FolderTrainSource,
-    ShardTrainSource,
+    TrainSource,
     open_image_folder,
     open_shards,
+    tar_files,
     write_digits,
 )
 from fdsl_train.rng import seed_all
@@ -29,7 +31,7 @@ def uneven_shards(tmp_path_factory):
 
 
 def shard_source(folder, rank, workers=2, world_size=2, batch_size=2):
-    return ShardTrainSource(open_shards([str(folder)]), transform=AUGMENTATION.train_transform(), batch_size=batch_size,
+    return TrainSource(open_shards([str(folder)]), transform=AUGMENTATION.train_transform(), batch_size=batch_size,
                             rank=rank, world_size=world_size, workers=workers, seed=7, shuffle_buffer=5)
 
 
@@ -76,7 +78,7 @@ def test_epochs_and_ranks_see_different_data(uneven_shards):
 def test_image_folder_epochs_restart_exactly(tmp_path):
     write_digits(tmp_path / "digits", image_size=16, val_fraction=0.5)
     folder = open_image_folder(tmp_path / "digits" / "val")
-    source = FolderTrainSource(folder, transform=AUGMENTATION.train_transform(), batch_size=8, rank=1, world_size=2,
+    source = TrainSource(folder, transform=AUGMENTATION.train_transform(), batch_size=8, rank=1, world_size=2,
                                workers=2, seed=3)
     whole = batches(source, epoch=2)
     assert len(whole) == source.steps_per_epoch == len(folder.samples) // 16
@@ -116,6 +118,27 @@ def test_randaugment_posterize_at_full_magnitude_works_with_pillow_13():
     for mode in ("L", "RGB"):
         image = Image.new(mode, (24, 24), 200 if mode == "L" else (200, 100, 50))
         assert np.array(posterize(image)).max() == 0  # all bits cleared, as Pillow < 13 did
+
+
+@pytest.mark.parametrize("tar_format", [tarfile.USTAR_FORMAT, tarfile.PAX_FORMAT, tarfile.GNU_FORMAT])
+def test_tar_reader_reads_what_tarfile_reads(tmp_path, tar_format):
+    path = tmp_path / "shard.tar"
+    names = ["s000001.png", "s000001.cls", "prefix/" * 20 + "deep.png", "ü" * 60 + ".json"]
+    with tarfile.open(path, "w", format=tar_format) as archive:
+        for index, name in enumerate(names):
+            if tar_format == tarfile.USTAR_FORMAT and not name.isascii():
+                continue  # ustar cannot hold it
+            data = bytes(range(256)) * index + name.encode()
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+        directory = tarfile.TarInfo("folder")
+        directory.type = tarfile.DIRTYPE
+        archive.addfile(directory)
+    with tarfile.open(path) as archive:
+        expected = [(member.name, archive.extractfile(member).read()) for member in archive if member.isreg()]
+    with open(path, "rb") as stream:
+        assert list(tar_files(stream)) == expected
 
 
 def test_incomplete_dataset_is_refused(tmp_path):

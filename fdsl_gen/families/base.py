@@ -15,14 +15,6 @@ def register_family(cls):
     return cls
 
 
-def get_family(name):
-    return _FAMILIES[name]
-
-
-def family_names():
-    return sorted(_FAMILIES)
-
-
 class Family:
     """Base class. A render group is the unit of rendering: samples that share work (for
     FractalDB the 4 flips of one render). Instance k of a class belongs to group

@@ -40,7 +40,7 @@ def _bin_counts(values, lowest, scale, bins):
     falls in the last bin."""
     counts = np.zeros(bins + 1, np.int64)
     for i in range(values.size):
-        counts[int((values[i] - lowest) * scale)] += 1  # int(): np.int32() compiles ~8x slower
+        counts[int((values[i] - lowest) * scale)] += 1  # int() truncates (values >= 0)
     counts[bins - 1] += counts[bins]
     return counts[:bins]
 

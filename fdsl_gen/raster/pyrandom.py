@@ -11,7 +11,7 @@ draw in bulk with ``fill_uniform``, whose loop calls the generator directly.
 import numpy as np
 from numba import njit
 
-from fdsl_gen.raster.mt19937 import next_u32
+from fdsl_gen.raster.mt19937 import fill_doubles, next_u32
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -42,10 +42,10 @@ def uniform(state, lo, hi):
 @njit(cache=True, nogil=True)
 def fill_uniform(state, lo, hi, out):
     """``out[i] = uniform(lo, hi)`` for i = 0, 1, ... in order (a list comprehension of draws)."""
+    fill_doubles(state, out)  # the bulk generator: random() values, in order
     span = hi - lo
     for i in range(out.shape[0]):
-        first_word = next_u32(state)
-        out[i] = lo + span * double_from_words(first_word, next_u32(state))
+        out[i] = lo + span * out[i]
 
 
 @njit(cache=True, nogil=True, inline="always")
