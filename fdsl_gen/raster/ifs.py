@@ -90,6 +90,23 @@ def _axis_to_pixels(values, keep, size, pad, pixels):
 
 
 @njit(cache=True, nogil=True)
+def _rescale_axis(values, size, pad, pixels):
+    """_axis_to_pixels for finite values whose minimum is <= 0, with no per-point checks (so
+    the loop vectorises). Returns False when the range is zero."""
+    low = values.min()
+    high = values.max()
+    shift = low if low < 0.0 else 0.0
+    span = (high - shift) - (low - shift)
+    if not span > 0.0:
+        return False
+    scale = float(size - 2 * pad)
+    offset = float(pad)
+    for i in range(values.shape[0]):
+        pixels[i] = np.int32((values[i] - shift) / span * scale + offset)
+    return True
+
+
+@njit(cache=True, nogil=True)
 def points_to_pixels(xs, ys, size, pad):
     """Reference rescale of chaos-game points to pixel columns (from x) and rows (from y);
     the column is -1 for points not drawn.
@@ -98,10 +115,17 @@ def points_to_pixels(xs, ys, size, pad):
     or its points cannot all be placed on the canvas; only the finite, on-canvas points are
     then drawn (the fdsl definition for such systems)."""
     n = xs.shape[0]
-    keep = np.ones(n, dtype=np.bool_)
     finite = True
     for i in range(n):
         finite &= np.isfinite(xs[i]) & np.isfinite(ys[i])
+    if finite and pad >= 1 and xs[0] == 0.0 and ys[0] == 0.0:
+        # The common case: point 0 is the origin, so the minimum is <= 0, the shifted minimum
+        # is exactly 0 and every pixel lands in [pad, size - pad]: no per-point checks.
+        columns = np.empty(n, dtype=np.int32)
+        rows = np.empty(n, dtype=np.int32)
+        if _rescale_axis(xs, size, pad, columns) and _rescale_axis(ys, size, pad, rows):
+            return columns, rows, False
+    keep = np.ones(n, dtype=np.bool_)
     if not finite:
         _nan_trim_keep(xs, keep)
         _nan_trim_keep(ys, keep)
@@ -154,6 +178,8 @@ def draw_patches(canvas, columns, rows, value, key):
     right of and below the point with its mask: ``value`` where the bit is set, 0 elsewhere.
     Blocks are clipped to the canvas (only possible with pads below 4)."""
     size = canvas.shape[0]
+    flat = canvas.reshape(-1)
+    paint = np.uint8(value)
     for i in range(columns.shape[0]):
         if columns[i] < 0:
             continue
@@ -161,14 +187,19 @@ def draw_patches(canvas, columns, rows, value, key):
         top = rows[i] + 1
         left = columns[i] + 1
         if top + 2 < size and left + 2 < size:
-            for k in range(9):
-                canvas[top + k // 3, left + k % 3] = value if (mask >> k) & 1 else 0
+            # unsigned offsets: no negative-index wraparound checks in the hot loop
+            corner = np.uint64(top * size + left)
+            for r in range(3):
+                start = corner + np.uint64(r * size)
+                flat[start] = paint if (mask >> (3 * r)) & 1 else 0
+                flat[start + np.uint64(1)] = paint if (mask >> (3 * r + 1)) & 1 else 0
+                flat[start + np.uint64(2)] = paint if (mask >> (3 * r + 2)) & 1 else 0
         else:
             for k in range(9):
                 row = top + k // 3
                 col = left + k % 3
                 if row < size and col < size:
-                    canvas[row, col] = value if (mask >> k) & 1 else 0
+                    canvas[row, col] = paint if (mask >> k) & 1 else 0
 
 
 # ---------------------------------------------------------------------------------------------

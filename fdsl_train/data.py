@@ -1,0 +1,542 @@
+"""Training and evaluation data: fdsl-gen WebDataset shards and image folders.
+
+A training source hands the engine one DataLoader per epoch. Every rank gets exactly
+`steps_per_epoch` batches per epoch, however unevenly the samples are spread over shards, so
+DDP never waits on a rank that ran out of data. The batches are a pure function of
+(seed, epoch, rank, step), so a run resumed at step k sees exactly the batches an uninterrupted
+run would have seen from step k on.
+
+Shards. A loader of W workers on R ranks reads R * W independent sample streams ("slots"). In
+epoch e the shard list is permuted (seeded by (seed, e)) and slot g reads shards
+g, g + R*W, g + 2*R*W, ... of that permutation, wrapping around, so every slot has data even
+with fewer shards than slots. A slot stops after its quota of batches; its samples pass a
+seeded shuffle buffer, and each sample's augmentation is seeded by its position in the slot.
+The DataLoader takes batch t of an epoch from worker t % W; to start an epoch at step k, worker
+w plays the slot that produced batch k + w and first skips (undecoded) the samples that slot
+had already used.
+
+Image folders (downstream data, `DIR/train/<class>/*.png`) use a map-style dataset whose batch
+sampler lists (index, augmentation seed) pairs, drawn from a seeded permutation per epoch.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+import webdataset as wds
+from PIL import Image
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, auto_augment, create_transform
+from timm.data.random_erasing import RandomErasing
+from timm.data.transforms import str_to_interp_mode
+from torchvision import transforms
+from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+
+from fdsl_train import InputError
+from fdsl_train.rng import derive_seed, seed_all
+
+MANIFEST = "manifest.json"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+# --------------------------------------------------------------------------------------------
+# Datasets: what is on disk
+
+
+@dataclass(frozen=True)
+class ShardSet:
+    """The shards of one labelled dataset and the counts training needs."""
+
+    urls: tuple[str, ...]
+    num_classes: int
+    num_samples: int
+
+
+@dataclass(frozen=True)
+class ImageFolderSet:
+    """A folder of `<class>/<image>` files; classes are the sorted sub-folder names."""
+
+    root: str
+    classes: tuple[str, ...]
+    samples: tuple[tuple[str, int], ...]  # (path, class index)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.samples)
+
+
+def is_shard_folder(path: str | Path) -> bool:
+    return (Path(path) / MANIFEST).is_file()
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """The manifest of a finished fdsl-gen dataset; anything else is refused with a reason."""
+    path = Path(folder) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{folder}: no {MANIFEST}; is this an fdsl-gen output folder?") from None
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: unreadable manifest ({error})") from None
+    if manifest.get("format") != "fdsl-manifest" or manifest.get("format_version") != 1:
+        raise InputError(f"{path}: not an fdsl manifest of format version 1")
+    if manifest.get("status") != "complete":
+        raise InputError(
+            f"{path}: dataset status is {manifest.get('status')!r}, not 'complete': "
+            "render it completely with fdsl-gen (rerunning an interrupted command resumes it) before training"
+        )
+    if not manifest.get("labelled", False):
+        raise InputError(f"{path}: dataset is unlabelled; training needs class labels")
+    return manifest
+
+
+def open_shards(
+    sources: Sequence[str], num_classes: int | None = None, num_samples: int | None = None
+) -> ShardSet:
+    """Shards from an fdsl-gen output folder, or from shard paths / URLs (brace notation ok).
+
+    A folder's manifest gives the counts; for a list of shards they must be given.
+    """
+    if not sources:
+        raise InputError("no training data given (--data)")
+    if len(sources) == 1 and _looks_like_folder(sources[0]):
+        folder = Path(sources[0])
+        if not folder.is_dir():
+            raise InputError(f"data folder {folder} does not exist")
+        manifest = read_manifest(folder)
+        urls = tuple(str(folder / shard["file"]) for shard in manifest["shards"])
+        missing = [url for url in urls if not Path(url).is_file()]
+        if missing:
+            raise InputError(f"{folder}: {len(missing)} shard(s) listed in the manifest are missing, e.g. {missing[0]}")
+        for name, given, known in (
+            ("--num-classes", num_classes, manifest["num_classes"]),
+            ("--num-samples", num_samples, manifest["num_samples"]),
+        ):
+            if given is not None and given != known:
+                raise InputError(f"{name} {given} contradicts the manifest of {folder} ({known})")
+        return ShardSet(urls, int(manifest["num_classes"]), int(manifest["num_samples"]))
+
+    urls = tuple(url for source in sources for url in wds.shardlists.expand_urls(source))
+    local_missing = [url for url in urls if _is_local(url) and not Path(url).is_file()]
+    if local_missing:
+        raise InputError(f"shard {local_missing[0]} does not exist")
+    if num_classes is None or num_samples is None:
+        raise InputError("a list of shards needs --num-classes and --num-samples (a folder's manifest gives them)")
+    if num_classes < 1 or num_samples < 1:
+        raise InputError("--num-classes and --num-samples must be positive")
+    return ShardSet(urls, num_classes, num_samples)
+
+
+def open_image_folder(root: str | Path) -> ImageFolderSet:
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"image folder {root} does not exist")
+    classes = tuple(sorted(entry.name for entry in root.iterdir() if entry.is_dir()))
+    samples = tuple(
+        (str(path), label)
+        for label, name in enumerate(classes)
+        for path in sorted((root / name).iterdir())
+        if path.suffix.lower() in IMAGE_SUFFIXES
+    )
+    if not samples:
+        raise InputError(f"{root}: no images in class sub-folders ({root}/<class>/<image>.png)")
+    return ImageFolderSet(str(root), classes, samples)
+
+
+def open_split(path: str | Path, split: str) -> ShardSet | ImageFolderSet:
+    """Labelled data for one split: an fdsl shard folder (used whole) or `path/split/<class>/`."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError(f"data folder {path} does not exist")
+    if is_shard_folder(path):
+        return open_shards([str(path)])
+    if (path / split).is_dir():
+        return open_image_folder(path / split)
+    raise InputError(f"{path}: neither an fdsl shard folder ({MANIFEST}) nor an image folder with {split}/<class>/")
+
+
+def _looks_like_folder(source: str) -> bool:
+    return "://" not in source and not source.startswith("pipe:") and "{" not in source and not source.endswith(".tar")
+
+
+def _is_local(url: str) -> bool:
+    return "://" not in url and not url.startswith("pipe:")
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding and augmentation
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Image size, training augmentation (timm's) and normalisation.
+
+    Loader workers decode, crop and augment, and hand over uint8 tensors (4x less to copy between
+    processes than float); normalisation and random erasing, which work on float tensors, run on
+    whole batches on the training device (`batch_stage`), as timm's own GPU prefetcher does.
+
+    Grayscale images (FractalDB, VisualAtom, the digits) stay single-channel through decoding,
+    cropping and RandAugment, which halves their cost, and become 3 equal channels only as
+    tensors. Every RandAugment op acts on R = G = B images exactly as on one channel; only the
+    fill of rotated/sheared corners is the grey mean of timm's fill colour instead of the colour
+    itself (identical when mean is the same for all channels, as in pre-training).
+    """
+
+    img_size: int = 224
+    scale_min: float = 0.08  # RandomResizedCrop area range (scale_min, 1)
+    hflip: float = 0.5
+    color_jitter: float = 0.4  # timm turns it off while RandAugment is on
+    auto_augment: str | None = "rand-m9-mstd0.5-inc1"
+    reprob: float = 0.25  # random erasing probability (pixel mode)
+    interpolation: str = "bicubic"
+    mean: tuple[float, float, float] = IMAGENET_DEFAULT_MEAN
+    std: tuple[float, float, float] = IMAGENET_DEFAULT_STD
+    crop_pct: float = 0.875  # evaluation: resize to img_size / crop_pct, centre crop
+
+    def train_transform(self):
+        """PIL image -> augmented uint8 tensor (3, img_size, img_size), in loader workers."""
+        crop_and_flip, colour, _ = create_transform(
+            self.img_size,
+            is_training=True,
+            scale=(self.scale_min, 1.0),
+            hflip=self.hflip,
+            color_jitter=self.color_jitter,
+            auto_augment=self.auto_augment,
+            interpolation=self.interpolation,
+            mean=self.mean,
+            separate=True,
+        )
+        _adapt_augment_ops(colour)
+        return transforms.Compose([crop_and_flip, colour, to_rgb_tensor])
+
+    def eval_transform(self):
+        resize_to = int(self.img_size / self.crop_pct)
+        return transforms.Compose([
+            transforms.Resize(resize_to, interpolation=str_to_interp_mode(self.interpolation)),
+            transforms.CenterCrop(self.img_size),
+            to_rgb_tensor,
+        ])
+
+    def batch_stage(self, device: torch.device, training: bool) -> "BatchStage":
+        return BatchStage(self.mean, self.std, device, self.reprob if training else 0.0)
+
+
+def to_rgb_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL image (L or RGB) -> uint8 tensor of 3 channels; grayscale is repeated."""
+    return transforms.functional.pil_to_tensor(image).expand(3, -1, -1)
+
+
+class BatchStage:
+    """The end of the input pipeline, on the training device: a uint8 batch -> normalised float,
+    then timm's random erasing (pixel mode) when training."""
+
+    def __init__(self, mean, std, device: torch.device, reprob: float = 0.0):
+        std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        self.scale = (1.0 / (255.0 * std)).to(device)
+        self.shift = (torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) / std).to(device)
+        self.erasing = RandomErasing(reprob, mode="pixel", max_count=1, device=device) if reprob > 0 else None
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.scale.device, non_blocking=True).float().mul_(self.scale).sub_(self.shift)
+        return self.erasing(images) if self.erasing is not None else images
+
+
+class _GrayscaleSafe:
+    """Wraps a RandAugment op: gives grayscale images a grey fill colour (PIL refuses a tuple
+    for them) and lets posterize keep 0 bits (Pillow 13 refuses; older Pillow gave black, and
+    timm 1.0 asks for 0 bits at magnitude 10, ~2% of rand-m9-mstd0.5-inc1 posterizes)."""
+
+    def __init__(self, aug_fn):
+        self.aug_fn = aug_fn
+
+    def __call__(self, image, *args, fillcolor=None, **kwargs):
+        if image.mode == "L" and isinstance(fillcolor, tuple):
+            fillcolor = round(sum(fillcolor) / len(fillcolor))
+        if self.aug_fn is auto_augment.posterize and args[0] <= 0:
+            return Image.new(image.mode, image.size)
+        return self.aug_fn(image, *args, fillcolor=fillcolor, **kwargs)
+
+
+def _adapt_augment_ops(colour_stage) -> None:
+    for stage in colour_stage.transforms:
+        ops = getattr(stage, "ops", None) or [op for sub in getattr(stage, "policy", ()) for op in sub]
+        for op in ops:
+            op.aug_fn = _GrayscaleSafe(op.aug_fn)
+
+
+def load_image(data: bytes | str) -> Image.Image:
+    """Decode an image (encoded bytes or a path) as grayscale ('L') or RGB."""
+    with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+        image.load()  # decode now; the file closes with this block
+        return image if image.mode in ("L", "RGB") else image.convert("RGB")
+
+
+def decode_sample(sample: dict) -> tuple[Image.Image, int]:
+    """A shard sample (`KEY.png`, `KEY.cls`) as (RGB image, class index)."""
+    try:
+        return load_image(sample["png"]), int(sample["cls"])
+    except KeyError as missing:
+        raise ValueError(f"sample {sample.get('__key__')} in {sample.get('__url__')} has no {missing} member") from None
+
+
+def read_shard(url: str) -> Iterator[dict]:
+    """The samples of one shard (local path or any URL webdataset's gopen takes), undecoded,
+    in stored order: {"__key__", "__url__", "png", "cls", "json"}."""
+    with wds.gopen(url) as stream:
+        files = ({"fname": name, "data": data, "__url__": url} for name, data in tar_files(stream, url))
+        yield from wds.tariterators.group_by_keys(files)
+
+
+def tar_files(stream, url: str = "") -> Iterator[tuple[str, bytes]]:
+    """(name, content) of each regular file of a tar stream, in order.
+
+    A lean reader for the ustar shards fdsl-gen writes (pax and GNU long names are understood
+    too): the tarfile module's header parsing costs ~0.25 ms a sample, 8% of a loader worker's
+    time, this ~0.04 ms.
+    """
+    long_name = None  # set by a pax or GNU header for the member that follows it
+    while True:
+        header = stream.read(512)
+        if len(header) < 512 or not any(header):  # end of archive: zero blocks or end of stream
+            return
+        name = header[:100].rstrip(b"\0").decode()
+        size = int(header[124:136].strip(b"\0 ") or b"0", 8)
+        data = stream.read(size)
+        if len(data) < size:
+            raise ValueError(f"{url}: tar member {name} is truncated")
+        stream.read(-size % 512)  # padding to the next 512-byte block
+        kind = header[156:157]
+        if kind == b"x":  # pax extended header: records "<length> <key>=<value>\n"
+            for record in data.decode().splitlines():
+                key, _, value = record.partition(" ")[2].partition("=")
+                if key == "path":
+                    long_name = value
+        elif kind == b"L":  # GNU long name
+            long_name = data.rstrip(b"\0").decode()
+        elif kind in (b"0", b"\0"):  # a regular file
+            prefix = header[345:500].rstrip(b"\0").decode() if header[257:262] == b"ustar" else ""
+            yield long_name or (f"{prefix}/{name}" if prefix else name), data
+            long_name = None
+        else:  # directories, links, global pax headers: nothing to read
+            long_name = None
+
+
+def shuffled(samples: Iterator, buffer_size: int, rng: random.Random) -> Iterator:
+    """Shuffle a stream through a buffer: each new sample takes the place of a random one."""
+    buffer = []
+    for sample in samples:
+        if len(buffer) < buffer_size:
+            buffer.append(sample)
+            continue
+        slot = rng.randrange(buffer_size)
+        yield buffer[slot]
+        buffer[slot] = sample
+    rng.shuffle(buffer)
+    yield from buffer
+
+
+# --------------------------------------------------------------------------------------------
+# Training from shards
+
+
+class ShardEpoch(IterableDataset):
+    """One rank's batches for one epoch from step `start_step` on (see the module docstring)."""
+
+    def __init__(self, urls, *, transform, batch_size, steps, start_step, epoch, seed, rank, world_size,
+                 num_workers, shuffle_buffer):
+        self.urls = urls
+        self.transform = transform
+        self.batch_size = batch_size
+        self.steps = steps
+        self.start_step = start_step
+        self.epoch = epoch
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.num_workers = max(1, num_workers)  # 0 workers: the main process plays one
+        self.shuffle_buffer = shuffle_buffer
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker = info.id if info is not None else 0
+        workers = self.num_workers
+        # The worker of an uninterrupted epoch whose batches this worker delivers now.
+        played = (worker + self.start_step) % workers
+        batches_to_skip = len(range(played, self.start_step, workers))
+        batches_to_yield = len(range(worker, self.steps - self.start_step, workers))
+        quota = len(range(played, self.steps, workers)) * self.batch_size
+        slot = self.rank * workers + played
+
+        samples = self._slot_samples(slot, buffer_size=max(1, min(self.shuffle_buffer, quota)))
+        skip = batches_to_skip * self.batch_size
+        positioned = itertools.islice(enumerate(samples), skip, None)
+        for _ in range(batches_to_yield):
+            images, labels = [], []
+            for index, sample in itertools.islice(positioned, self.batch_size):
+                seed_all(derive_seed(self.seed, "augment", self.epoch, slot, index))
+                image, label = decode_sample(sample)
+                images.append(self.transform(image))
+                labels.append(label)
+            yield torch.stack(images), torch.tensor(labels)
+
+    def _slot_samples(self, slot: int, buffer_size: int) -> Iterator[dict]:
+        order = np.random.default_rng(derive_seed(self.seed, "shards", self.epoch)).permutation(len(self.urls))
+        slots = self.world_size * self.num_workers
+
+        def endless_samples():
+            empty_in_a_row = 0
+            for turn in itertools.count():
+                url = self.urls[order[(slot + turn * slots) % len(order)]]
+                count = 0
+                for count, sample in enumerate(read_shard(url), 1):
+                    yield sample
+                empty_in_a_row = 0 if count else empty_in_a_row + 1
+                if empty_in_a_row >= len(order):
+                    raise ValueError(f"the shards hold no samples (last read: {url})")
+
+        rng = random.Random(derive_seed(self.seed, "shuffle", self.epoch, slot))
+        return shuffled(endless_samples(), buffer_size, rng)
+
+
+# --------------------------------------------------------------------------------------------
+# Image folders
+
+
+class LabelledImages(Dataset):
+    """Images by index; an item is (index, augmentation seed or None)."""
+
+    def __init__(self, samples: Sequence[tuple[str, int]], transform):
+        self.samples = samples
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, item: tuple[int, int | None]):
+        index, seed = item
+        if seed is not None:
+            seed_all(seed)
+        path, label = self.samples[index]
+        return self.transform(load_image(path)), label
+
+
+@dataclass
+class TrainSource:
+    """Training batches for one rank from shards or an image folder: `steps_per_epoch` batches
+    per epoch on every rank, each epoch a DataLoader that can start at any step of it.
+
+    An image folder's epoch e visits a permutation seeded by (seed, e): global batch j is
+    positions [j*G, (j+1)*G) of it (wrapping round for tiny folders), rank r takes its r-th slice.
+    """
+
+    data: ShardSet | ImageFolderSet
+    transform: Callable  # PIL image -> uint8 tensor
+    batch_size: int  # per rank
+    rank: int = 0
+    world_size: int = 1
+    workers: int = 0
+    seed: int = 0
+    shuffle_buffer: int = 1000  # per shard stream; shards only
+    pin_memory: bool = False
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, self.data.num_samples // (self.batch_size * self.world_size))
+
+    def loader(self, epoch: int, start_step: int = 0) -> DataLoader:
+        if isinstance(self.data, ShardSet):
+            epoch_data = ShardEpoch(
+                self.data.urls, transform=self.transform, batch_size=self.batch_size, steps=self.steps_per_epoch,
+                start_step=start_step, epoch=epoch, seed=self.seed, rank=self.rank, world_size=self.world_size,
+                num_workers=self.workers, shuffle_buffer=self.shuffle_buffer,
+            )
+            return DataLoader(epoch_data, batch_size=None, num_workers=self.workers, pin_memory=self.pin_memory)
+
+        order = np.random.default_rng(derive_seed(self.seed, "order", epoch)).permutation(self.data.num_samples)
+        global_batch = self.batch_size * self.world_size
+        batches = []
+        for step in range(start_step, self.steps_per_epoch):
+            first = step * global_batch + self.rank * self.batch_size
+            batches.append([
+                (int(order[position % len(order)]), derive_seed(self.seed, "augment", epoch, position))
+                for position in range(first, first + self.batch_size)
+            ])
+        images = LabelledImages(self.data.samples, self.transform)
+        return DataLoader(images, batch_sampler=batches, num_workers=self.workers, pin_memory=self.pin_memory)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation: every sample once, split over ranks; batch counts may differ between ranks
+
+
+class ShardEval(IterableDataset):
+    """Every sample of the shards once, in batches: reader slot g = (rank, worker) reads shards
+    g, g + R*W, ... (slots beyond the shard count read nothing)."""
+
+    def __init__(self, urls, *, transform, batch_size, rank, world_size, num_workers):
+        self.urls = urls
+        self.transform = transform
+        self.batch_size = batch_size
+        self.rank = rank
+        self.world_size = world_size
+        self.num_workers = max(1, num_workers)
+
+    def __iter__(self):
+        info = get_worker_info()
+        slot = self.rank * self.num_workers + (info.id if info is not None else 0)
+        my_urls = self.urls[slot :: self.world_size * self.num_workers]
+        samples = (decode_sample(sample) for url in my_urls for sample in read_shard(url))
+        while batch := list(itertools.islice(samples, self.batch_size)):
+            yield torch.stack([self.transform(image) for image, _ in batch]), torch.tensor([label for _, label in batch])
+
+
+def eval_loader(data: ShardSet | ImageFolderSet, *, transform, batch_size, rank, world_size, workers,
+                pin_memory=False) -> DataLoader:
+    if isinstance(data, ShardSet):
+        stream = ShardEval(data.urls, transform=transform, batch_size=batch_size, rank=rank,
+                           world_size=world_size, num_workers=workers)
+        return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory)
+    mine = [(index, None) for index in range(rank, data.num_samples, world_size)]
+    batches = [mine[start : start + batch_size] for start in range(0, len(mine), batch_size)]
+    return DataLoader(LabelledImages(data.samples, transform), batch_sampler=batches, num_workers=workers,
+                      pin_memory=pin_memory)
+
+
+# --------------------------------------------------------------------------------------------
+# scikit-learn's handwritten digits as a small downstream task
+
+
+def write_digits(out: str | Path, image_size: int = 32, val_fraction: float = 0.2, seed: int = 0) -> dict[str, int]:
+    """Write sklearn's 1,797 8x8 digits as `out/{train,val}/<digit>/<index>.png`, upscaled.
+
+    The split is stratified and seeded, so the same arguments always give the same files.
+    """
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise InputError("the digits command needs scikit-learn (pip install scikit-learn)") from None
+    digits = load_digits()
+    pixels = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)  # digits range over 0..16
+    indices = np.arange(len(pixels))
+    train, val = train_test_split(indices, test_size=val_fraction, random_state=seed, stratify=digits.target)
+    counts = {}
+    for split, chosen in (("train", train), ("val", val)):
+        for index in sorted(chosen):
+            folder = Path(out) / split / str(digits.target[index])
+            folder.mkdir(parents=True, exist_ok=True)
+            image = Image.fromarray(pixels[index]).resize((image_size, image_size), Image.BICUBIC)
+            image.save(folder / f"{index:04d}.png")
+        counts[split] = len(chosen)
+    return counts
