@@ -76,7 +76,7 @@ def test_nan_trimming_follows_the_reference():
     xs = np.arange(300, dtype=float)
     ys = np.arange(300, dtype=float)
     xs[250:] = np.nan
-    columns, rows, diverged = ifs.points_to_pixels(xs, ys, 64, 2)
+    columns, rows, diverged = ifs.points_to_pixels(xs, ys, 64, 2, np.zeros(4), False)
     assert diverged
     kept = columns >= 0
     assert kept[:150].all() and not kept[150:].any()  # NaNs and the 100 points before them

@@ -242,7 +242,10 @@ class FractalDB(Family):
         }
         if config["draw"] == "patch":
             meta["mask_key"] = rng.derive_key(config["seed"], rng.PATCH_MASKS, class_index, weight_row, draw)
-        images, diverged = render_meta(meta, self.tables[class_index])
+        images, diverged = render(
+            self.tables[class_index], self.weights[weight_row], meta["image_size"], meta["pad"], meta["points"],
+            meta.get("mask_key"),
+        )
         meta["diverged"] = diverged
         return [
             (instance, images[instance % FLIPS], dict(meta, instance=instance, flip=instance % FLIPS))
@@ -258,8 +261,8 @@ def render(table, weights, size, pad, points, mask_key=None):
     cumulative = ifs.selection_table(table[:, 6])
     xs = np.empty(points)
     ys = np.empty(points)
-    ifs.chaos_game(maps, cumulative, selection_draws(points), xs, ys)
-    columns, rows, diverged = ifs.points_to_pixels(xs, ys, size, pad)
+    bounds, finite = ifs.chaos_game(maps, cumulative, selection_draws(points), xs, ys)
+    columns, rows, diverged = ifs.points_to_pixels(xs, ys, size, pad, bounds, finite)
     canvas = np.zeros((size, size), dtype=np.uint8)
     if mask_key is None:
         ifs.draw_points(canvas, columns, rows, POINT_VALUE)
@@ -269,15 +272,10 @@ def render(table, weights, size, pad, points, mask_key=None):
     return (upright, upright[::-1], upright[:, ::-1], upright[::-1, ::-1]), bool(diverged)
 
 
-def render_meta(meta, table=None):
-    """Render from a sample's .json metadata alone: (four flips, diverged)."""
-    if table is None:
-        table = np.array(meta["params"], dtype=np.float64)
-    return render(
+def render_sample(meta):
+    """Re-render exactly the image of one sample from its .json metadata alone."""
+    table = np.array(meta["params"], dtype=np.float64)
+    images, _ = render(
         table, np.array(meta["weights"]), meta["image_size"], meta["pad"], meta["points"], meta.get("mask_key")
     )
-
-
-def render_sample(meta):
-    """Re-render exactly the image of one sample from its .json metadata."""
-    return render_meta(meta)[0][meta["flip"]]
+    return images[meta["flip"]]

@@ -22,6 +22,9 @@ def selection_table(probabilities):
     return cumulative
 
 
+_LARGEST = np.finfo(np.float64).max
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _pick_map(cumulative, r):
     # First j with r <= cum_j (cum is non-decreasing), counted without branches because the
@@ -34,16 +37,28 @@ def _pick_map(cumulative, r):
 
 @njit(cache=True, nogil=True)
 def chaos_game(maps, cumulative, draws, xs, ys):
-    """Fill xs, ys with len(xs) points; point 0 is (0, 0), point i uses draws[i-1]."""
+    """Fill xs, ys with len(xs) points; point 0 is (0, 0), point i uses draws[i-1].
+
+    Returns (bounds, finite): bounds = [min x, max x, min y, max y], meaningful when every
+    point is finite. Tracking them here is nearly free (the loop waits on its x, y chain)
+    and saves the rescale two passes."""
     x = 0.0
     y = 0.0
     xs[0] = x
     ys[0] = y
+    x_low = x_high = y_low = y_high = 0.0
+    finite = True
     for i in range(1, xs.shape[0]):
         j = _pick_map(cumulative, draws[i - 1])
         x, y = x * maps[j, 0] + y * maps[j, 1] + maps[j, 4], x * maps[j, 2] + y * maps[j, 3] + maps[j, 5]
         xs[i] = x
         ys[i] = y
+        x_low = min(x_low, x)
+        x_high = max(x_high, x)
+        y_low = min(y_low, y)
+        y_high = max(y_high, y)
+        finite &= (abs(x) <= _LARGEST) & (abs(y) <= _LARGEST)  # False for inf and NaN
+    return np.array([x_low, x_high, y_low, y_high]), finite
 
 
 @njit(cache=True, nogil=True)
@@ -90,11 +105,9 @@ def _axis_to_pixels(values, keep, size, pad, pixels):
 
 
 @njit(cache=True, nogil=True)
-def _rescale_axis(values, size, pad, pixels):
-    """_axis_to_pixels for finite values whose minimum is <= 0, with no per-point checks (so
-    the loop vectorises). Returns False when the range is zero."""
-    low = values.min()
-    high = values.max()
+def _rescale_axis(values, low, high, size, pad, pixels):
+    """_axis_to_pixels for finite values in [low, high] with low <= 0, with no per-point
+    checks (so the loop vectorises). Returns False when the range is zero."""
     shift = low if low < 0.0 else 0.0
     span = (high - shift) - (low - shift)
     if not span > 0.0:
@@ -107,23 +120,22 @@ def _rescale_axis(values, size, pad, pixels):
 
 
 @njit(cache=True, nogil=True)
-def points_to_pixels(xs, ys, size, pad):
+def points_to_pixels(xs, ys, size, pad, bounds, finite):
     """Reference rescale of chaos-game points to pixel columns (from x) and rows (from y);
     the column is -1 for points not drawn.
 
+    ``bounds`` and ``finite`` are what chaos_game returned for these points.
     Returns (columns, rows, diverged). ``diverged`` is True when the system left the finite numbers
     or its points cannot all be placed on the canvas; only the finite, on-canvas points are
     then drawn (the fdsl definition for such systems)."""
     n = xs.shape[0]
-    finite = True
-    for i in range(n):
-        finite &= np.isfinite(xs[i]) & np.isfinite(ys[i])
     if finite and pad >= 1 and xs[0] == 0.0 and ys[0] == 0.0:
         # The common case: point 0 is the origin, so the minimum is <= 0, the shifted minimum
         # is exactly 0 and every pixel lands in [pad, size - pad]: no per-point checks.
         columns = np.empty(n, dtype=np.int32)
         rows = np.empty(n, dtype=np.int32)
-        if _rescale_axis(xs, size, pad, columns) and _rescale_axis(ys, size, pad, rows):
+        x_low, x_high, y_low, y_high = bounds
+        if _rescale_axis(xs, x_low, x_high, size, pad, columns) and _rescale_axis(ys, y_low, y_high, size, pad, rows):
             return columns, rows, False
     keep = np.ones(n, dtype=np.bool_)
     if not finite:
@@ -179,7 +191,6 @@ def draw_patches(canvas, columns, rows, value, key):
     Blocks are clipped to the canvas (only possible with pads below 4)."""
     size = canvas.shape[0]
     flat = canvas.reshape(-1)
-    paint = np.uint8(value)
     for i in range(columns.shape[0]):
         if columns[i] < 0:
             continue
@@ -187,19 +198,20 @@ def draw_patches(canvas, columns, rows, value, key):
         top = rows[i] + 1
         left = columns[i] + 1
         if top + 2 < size and left + 2 < size:
-            # unsigned offsets: no negative-index wraparound checks in the hot loop
+            # unsigned offsets (no negative-index checks) and value * bit (no branches)
             corner = np.uint64(top * size + left)
             for r in range(3):
                 start = corner + np.uint64(r * size)
-                flat[start] = paint if (mask >> (3 * r)) & 1 else 0
-                flat[start + np.uint64(1)] = paint if (mask >> (3 * r + 1)) & 1 else 0
-                flat[start + np.uint64(2)] = paint if (mask >> (3 * r + 2)) & 1 else 0
+                bits = mask >> (3 * r)
+                flat[start] = (bits & 1) * value
+                flat[start + np.uint64(1)] = ((bits >> 1) & 1) * value
+                flat[start + np.uint64(2)] = ((bits >> 2) & 1) * value
         else:
             for k in range(9):
                 row = top + k // 3
                 col = left + k % 3
                 if row < size and col < size:
-                    canvas[row, col] = paint if (mask >> k) & 1 else 0
+                    canvas[row, col] = ((mask >> k) & 1) * value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,20 +249,12 @@ def draw_candidates(state, count, points):
 
 
 @njit(cache=True, nogil=True)
-def _fills_canvas(xs, ys, size, pad, enough, pixels):
+def _fills_canvas(xs, ys, bounds, size, pad, enough, pixels):
     """Does the reference point render of finite points hit at least ``enough`` distinct
     pixels? Same arithmetic as points_to_pixels, in a branch-free (vectorisable) pass, then a
     count that stops as soon as the answer is known either way. Needs pad >= 1 (then every
     point lands inside the canvas, since point 0 is the origin)."""
-    x_low = np.inf
-    x_high = -np.inf
-    y_low = np.inf
-    y_high = -np.inf
-    for i in range(xs.shape[0]):
-        x_low = min(x_low, xs[i])
-        x_high = max(x_high, xs[i])
-        y_low = min(y_low, ys[i])
-        y_high = max(y_high, ys[i])
+    x_low, x_high, y_low, y_high = bounds
     x_shift = x_low if x_low < 0.0 else 0.0
     y_shift = y_low if y_low < 0.0 else 0.0
     x_span = (x_high - x_shift) - (x_low - x_shift)
@@ -292,7 +296,7 @@ def filled_enough(tables, map_counts, states, points, size, pad, enough):
         n = map_counts[k]
         cumulative = selection_table(tables[k, :n, 6])
         mt19937.fill_doubles(states[k].copy(), draws)
-        chaos_game(tables[k, :n, :6], cumulative, draws, xs, ys)
-        if np.isfinite(xs).all() and np.isfinite(ys).all():
-            accepted[k] = _fills_canvas(xs, ys, size, pad, enough, pixels)
+        bounds, finite = chaos_game(tables[k, :n, :6], cumulative, draws, xs, ys)
+        if finite:
+            accepted[k] = _fills_canvas(xs, ys, bounds, size, pad, enough, pixels)
     return accepted
