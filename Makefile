@@ -27,6 +27,10 @@ test: install
 bench: install
 	$(PY) bench/fractaldb_search.py
 	$(PY) bench/fractaldb_render.py
+	$(PY) bench/visualatom_pipeline.py
+	$(PY) bench/deadleaves_pipeline.py
+	$(PY) bench/spectrum_render.py
+	$(PY) bench/train_input_pipeline.py
 
 clean:
 	rm -rf $(VENV) out
