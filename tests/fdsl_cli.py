@@ -31,12 +31,23 @@ def read_shards(out):
     return {f: open(os.path.join(out, f), "rb").read() for f in sorted(os.listdir(out)) if f.endswith(".tar")}
 
 
+def _samples_of(tar, samples):
+    for member in tar:
+        key, _, extension = member.name.partition(".")
+        samples.setdefault(key, {})[extension] = tar.extractfile(member).read()
+    return samples
+
+
+def tar_samples(path):
+    """Every sample of one shard file: {key: {extension: bytes}}."""
+    with tarfile.open(path) as tar:
+        return _samples_of(tar, {})
+
+
 def read_samples(out):
     """Every sample of every shard in ``out``: {key: {extension: bytes}}."""
     samples = {}
     for data in read_shards(out).values():
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            for member in tar:
-                key, _, extension = member.name.partition(".")
-                samples.setdefault(key, {})[extension] = tar.extractfile(member).read()
+            _samples_of(tar, samples)
     return samples

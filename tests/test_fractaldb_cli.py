@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import tarfile
 import time
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 from PIL import Image
 
 from fdsl_gen.families import fractaldb
-from fdsl_cli import cli_command, read_shards, run_cli, run_subprocess
+from fdsl_cli import cli_command, read_shards, run_cli, run_subprocess, tar_samples
 
 SMALL = ["--classes", 3, "--instances", 12, "--image-size", 64, "--points", 5000, "--search-points", 5000]
 
@@ -24,15 +23,6 @@ def params(golden):
 
 def small_args(params, out, *extra):
     return ["fractaldb", "--params", params, *SMALL, "--shard-size", 8, "--out", out, "--quiet", *extra]
-
-
-def tar_samples(path):
-    samples = {}
-    with tarfile.open(path) as tar:
-        for member in tar:
-            key, _, ext = member.name.partition(".")
-            samples.setdefault(key, {})[ext] = tar.extractfile(member).read()
-    return samples
 
 
 def test_run_writes_shards_manifest_and_timm_info(capsys, tmp_path, params):

@@ -4,13 +4,12 @@ import io
 import json
 import os
 import random
-import tarfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from fdsl_cli import read_shards, run_cli
+from fdsl_cli import read_shards, run_cli, tar_samples
 from fdsl_gen.families import visualatom as va
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,15 +18,6 @@ SMALL = ["--classes", 3, "--instances", 5, "--image-size", 48, "--start-pos", 48
          "--vertex-num-min", 20, "--vertex-num-max", 60, "--line-num-max", 12]
 # The golden set: published ranges, 2 processes, 4 classes of 2 instances.
 GOLDEN_RECIPE = {"numof_thread": 2, "numof_classes": 4, "numof_instances": 2}
-
-
-def tar_samples(path):
-    samples = {}
-    with tarfile.open(path) as tar:
-        for member in tar:
-            key, _, ext = member.name.partition(".")
-            samples.setdefault(key, {})[ext] = tar.extractfile(member).read()
-    return samples
 
 
 def all_samples(out):

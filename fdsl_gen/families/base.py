@@ -15,6 +15,11 @@ def register_family(cls):
     return cls
 
 
+def with_defaults(options, defaults):
+    """The options, with ``defaults`` wherever an option is missing or None (not given)."""
+    return {k: (options.get(k) if options.get(k) is not None else v) for k, v in defaults.items()}
+
+
 class Family:
     """Base class. A render group is the unit of rendering: samples that share work (for
     FractalDB the 4 flips of one render). Instance k of a class belongs to group

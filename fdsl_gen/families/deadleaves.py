@@ -33,7 +33,7 @@ from fdsl_gen.raster.shape_fill import fill_circle, fill_polygon
 from .. import rng
 from ..errors import UsageError
 from . import spectrum
-from .base import UnlabelledFamily, register_family
+from .base import UnlabelledFamily, register_family, with_defaults
 
 # The reference's random.choice list; a shape's code is its index here.
 SHAPES = ("circle", "square", "oriented_square", "rectangle", "triangle", "quadrilater")
@@ -293,7 +293,7 @@ class DeadLeaves(UnlabelledFamily):
 
     @classmethod
     def configure(cls, options):
-        config = {k: (options.get(k) if options.get(k) is not None else v) for k, v in DEFAULTS.items()}
+        config = with_defaults(options, DEFAULTS)
         config["shape"] = SHAPE_ALIASES.get(config["shape"], config["shape"])
         if config["shape"] not in SHAPES + (MIXED,):
             names = ", ".join(SHAPES[:2] + ("oriented",) + SHAPES[2:] + (MIXED,))

@@ -21,7 +21,7 @@ import numpy as np
 from .. import rng
 from ..errors import UsageError
 from ..raster import ifs, mt19937
-from .base import Family, register_family
+from .base import Family, register_family, with_defaults
 
 WEIGHT_ROWS = 25
 FLIPS = 4
@@ -167,7 +167,7 @@ class FractalDB(Family):
     @classmethod
     def configure(cls, options):
         """Validate options (None means default) into the full configuration."""
-        config = {k: (options.get(k) if options.get(k) is not None else v) for k, v in DEFAULTS.items()}
+        config = with_defaults(options, DEFAULTS)
         if config["classes"] is None and config["params"] is None:
             config["classes"] = 1000
         if config["draw"] not in ("patch", "point"):

@@ -31,7 +31,7 @@ from .. import rng
 from ..errors import UsageError
 from ..raster.fourier import impose_amplitude
 from ..raster.histogram import histogram, histogram_cdf, match_histogram
-from .base import UnlabelledFamily, register_family
+from .base import UnlabelledFamily, register_family, with_defaults
 
 MODELS = ("spectrum", "spectrum-color", "spectrum-color-wmm")
 
@@ -313,7 +313,7 @@ class Spectrum(UnlabelledFamily):
 
     @classmethod
     def configure(cls, options):
-        config = {k: (options.get(k) if options.get(k) is not None else v) for k, v in DEFAULTS.items()}
+        config = with_defaults(options, DEFAULTS)
         if config["model"] not in MODELS:
             raise UsageError(f"--model must be one of {', '.join(MODELS)}; got {config['model']!r}")
         cls.check_image_options(config, MIN_IMAGE_SIZE)

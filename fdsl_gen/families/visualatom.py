@@ -35,7 +35,7 @@ from ..raster.lines import draw_polyline_closed
 from ..raster.mt19937 import python_state, skip
 from ..raster.perlin import pnoise1
 from ..raster.pyrandom import fill_uniform, randint, uniform
-from .base import Family, register_family
+from .base import Family, register_family, with_defaults
 
 
 @dataclass(frozen=True)
@@ -485,7 +485,7 @@ class VisualAtom(Family):
     @classmethod
     def configure(cls, options):
         """Validate options (None means default) into the full configuration."""
-        config = {k: (options.get(k) if options.get(k) is not None else v) for k, v in DEFAULTS.items()}
+        config = with_defaults(options, DEFAULTS)
         if config["mode"] not in ("native", "replay"):
             raise UsageError(f"--mode must be 'native' or 'replay', got {config['mode']!r}")
         if config["mode"] == "native":
