@@ -72,8 +72,7 @@ def run_generation(family_name, options):
 
     options = merge_recipe(options, family_name)
     family_cls = get_family(family_name)
-    run_keys = {"out", "recipe", "name", "shard_size", "workers", "overwrite", "quiet", "search_only"}
-    config = family_cls.configure({k: v for k, v in options.items() if k not in run_keys})
+    config = family_cls.configure({k: v for k, v in options.items() if k not in RUN_ONLY | {"name", "shard_size"}})
     workers = options["workers"] if options["workers"] is not None else default_workers()
     shard_size = options["shard_size"] if options["shard_size"] is not None else 1000
     if workers < 1:
