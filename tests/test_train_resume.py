@@ -10,13 +10,7 @@ from fdsl_train.engine import CHECKPOINT_NAME, LOG_NAME, RunControl, TrainConfig
 from train_fixtures import write_shard_dataset
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two OpenMP threads on two shared cores spin-wait each other into a 20x slowdown.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def pretrain(data, output, seed=5, **control):
