@@ -12,11 +12,39 @@ Behaviour matched (found by testing against Pillow):
 Instead of walking and discarding, the range of steps whose pixel lies on the canvas is computed
 in closed form, so a segment from -1e6 to 1e6 costs at most one canvas side of steps.
 
+The canvas must be C-contiguous: the walk runs on its flat view, so that one loop serves both
+orientations (a step along x or y is just a different index increment).
+
 The helpers are ``inline="always"`` because Numba does not inline across jitted functions and
-VisualAtom draws ~50k short segments per image, where a call per segment is a large share.
+VisualAtom draws ~50k short segments per image, where a call per segment is a large share; for
+the same reason the pixel loops live in draw_polyline_closed itself (see there).
 """
 import numpy as np
 from numba import njit
+
+# Segments with |dx|, |dy| <= SHORT are drawn from a table: SHORT_WALKS[dy + SHORT, dx + SHORT, k]
+# is the (x, y) offset of pixel k of the walk from (0, 0) to (dx, dy), by the rule above; pixels
+# past the end repeat the end (rewritten with the same value), so every entry has SHORT + 1.
+SHORT = 7
+
+
+def _short_walks():
+    walks = np.empty((2 * SHORT + 1, 2 * SHORT + 1, SHORT + 1, 2), dtype=np.int64)
+    for dy in range(-SHORT, SHORT + 1):
+        for dx in range(-SHORT, SHORT + 1):
+            d_major, d_minor = max(abs(dx), abs(dy)), min(abs(dx), abs(dy))
+            for k in range(SHORT + 1):
+                j = min(k, d_major)
+                along = j
+                across = (2 * d_minor * j + d_major) // (2 * d_major) if d_major else 0
+                if abs(dx) < abs(dy):
+                    along, across = across, along
+                walks[dy + SHORT, dx + SHORT, k] = (along if dx >= 0 else -along,
+                                                    across if dy >= 0 else -across)
+    return walks
+
+
+SHORT_WALKS = _short_walks()
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -34,94 +62,107 @@ def _ceil_div(numerator, denominator):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _walk(canvas, major0, minor0, major_dir, minor_dir, d_major, d_minor, major_is_x, value):
-    """Draw the Bresenham walk of ``d_major`` steps, clipped to the canvas in closed form."""
-    height, width = canvas.shape
-    major_size = width if major_is_x else height
-    minor_size = height if major_is_x else width
+def _visible_steps(major0, minor0, major_dir, minor_dir, d_major, d_minor, major_size, minor_size):
+    """(first, last, minor offset at first) of the steps whose pixel is on the canvas.
 
-    two_major = 2 * d_major
-    two_minor = 2 * d_minor
-    major1 = major0 + major_dir * d_major
-    minor1 = minor0 + minor_dir * d_minor
-    if (0 <= major0 < major_size and 0 <= major1 < major_size
-            and 0 <= minor0 < minor_size and 0 <= minor1 < minor_size):
-        # Whole line on the canvas (the common case): no clipping arithmetic.
-        first = 0
-        last = d_major
-        offset = 0
-        remainder = d_major
+    first > last when no pixel is."""
+    # Steps whose major coordinate is on the canvas.
+    lo, hi = _offsets_inside(major0, major_dir, major_size)
+    first = max(0, lo)
+    last = min(d_major, hi)
+    # Steps whose minor coordinate is on the canvas. The minor offset at step j is
+    # floor((2*d_minor*j + d_major) / (2*d_major)), non-decreasing in j.
+    minor_lo, minor_hi = _offsets_inside(minor0, minor_dir, minor_size)
+    if d_minor == 0:
+        if minor_lo > 0 or minor_hi < 0:
+            return 1, 0, 0
     else:
-        # Steps whose major coordinate is on the canvas.
-        lo, hi = _offsets_inside(major0, major_dir, major_size)
-        first = max(0, lo)
-        last = min(d_major, hi)
-        # Steps whose minor coordinate is on the canvas. The minor offset at step j is
-        # floor((2*d_minor*j + d_major) / (2*d_major)), non-decreasing in j.
-        minor_lo, minor_hi = _offsets_inside(minor0, minor_dir, minor_size)
-        if d_minor == 0:
-            if minor_lo > 0 or minor_hi < 0:
-                return
-        else:
-            # smallest j with offset >= minor_lo; largest j with offset <= minor_hi
-            first = max(first, _ceil_div(two_major * minor_lo - d_major, two_minor))
-            last = min(last, _ceil_div(two_major * (minor_hi + 1) - d_major, two_minor) - 1)
-        if first > last:
-            return
-        # Exact offset and remainder at the first visible step.
-        numerator = two_minor * first + d_major
-        offset = numerator // two_major
-        remainder = numerator - offset * two_major  # in [0, 2*d_major)
-
-    # The usual integer walk from there.
-    major = major0 + major_dir * first
-    minor = minor0 + minor_dir * offset
-    for _ in range(first, last + 1):
-        if major_is_x:
-            canvas[minor, major] = value
-        else:
-            canvas[major, minor] = value
-        major += major_dir
-        remainder += two_minor
-        if remainder >= two_major:
-            remainder -= two_major
-            minor += minor_dir
+        # smallest j with offset >= minor_lo; largest j with offset <= minor_hi
+        first = max(first, _ceil_div(2 * d_major * minor_lo - d_major, 2 * d_minor))
+        last = min(last, _ceil_div(2 * d_major * (minor_hi + 1) - d_major, 2 * d_minor) - 1)
+    return first, last, (2 * d_minor * first + d_major) // (2 * d_major)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def draw_int_line(canvas, x0, y0, x1, y1, value):
-    """Pillow's 1-pixel line between integer pixel coordinates, clipped to ``canvas``."""
-    height, width = canvas.shape
+def _walk_of(width, height, x0, y0, x1, y1):
+    """Pillow's 1-pixel line between integer pixel coordinates, as a walk on the flat canvas.
+
+    Returns (index, major_step, minor_step, two_major, two_minor, remainder, steps): the walk
+    draws steps + 1 pixels from flat ``index`` (see draw_polyline_closed), stepping the flat
+    index by major_step each pixel and also by minor_step when the remainder carries; steps is
+    -1 when no pixel of the line is on the canvas.
+    """
     if ((x0 < 0 and x1 < 0) or (y0 < 0 and y1 < 0)
             or (x0 >= width and x1 >= width) or (y0 >= height and y1 >= height)):
-        return  # both ends beyond the same edge: no pixel can be on the canvas
+        return 0, 0, 0, 0, 0, 0, -1  # both ends beyond the same edge: no pixel on the canvas
     dx = abs(x1 - x0)
     dy = abs(y1 - y0)
     x_dir = 1 if x1 >= x0 else -1
     y_dir = 1 if y1 >= y0 else -1
-    if dx == 0 and dy == 0:
-        canvas[y0, x0] = value  # on the canvas, by the test above
-    elif dx >= dy:
-        _walk(canvas, x0, y0, x_dir, y_dir, dx, dy, True, value)
+    x_major = dx >= dy
+    d_major = dx if x_major else dy
+    d_minor = dy if x_major else dx
+    major_step = x_dir if x_major else y_dir * width
+    minor_step = y_dir * width if x_major else x_dir
+    if 0 <= x0 < width and 0 <= x1 < width and 0 <= y0 < height and 0 <= y1 < height:
+        first = 0  # whole line on the canvas (the common case): no clipping arithmetic
+        last = d_major
+        offset = 0
+    elif x_major:
+        first, last, offset = _visible_steps(x0, y0, x_dir, y_dir, dx, dy, width, height)
     else:
-        _walk(canvas, y0, x0, y_dir, x_dir, dy, dx, False, value)
+        first, last, offset = _visible_steps(y0, x0, y_dir, x_dir, dy, dx, height, width)
+    if first > last:
+        return 0, 0, 0, 0, 0, 0, -1
+    remainder = 2 * d_minor * first + d_major - offset * 2 * d_major  # exact, at step first
+    return (y0 * width + x0 + first * major_step + offset * minor_step, major_step, minor_step,
+            2 * d_major, 2 * d_minor, remainder, last - first)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def draw_line(canvas, x0, y0, x1, y1, value):
     """``ImageDraw.Draw(img).line((x0, y0, x1, y1), fill=value, width=1)`` on a uint8 canvas.
 
-    ``canvas`` is indexed [y, x]. Float coordinates are truncated toward zero, as Pillow does.
+    ``canvas`` (C-contiguous) is indexed [y, x]. Float coordinates are truncated toward zero,
+    as Pillow does.
     """
-    draw_int_line(canvas, np.int64(x0), np.int64(y0), np.int64(x1), np.int64(y1), value)
+    draw_polyline_closed(canvas, np.array((float(x0), float(x1))), np.array((float(y0), float(y1))),
+                         value)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def draw_polyline_closed(canvas, xs, ys, value):
     """Segments i -> i+1 for i in 0..len(xs)-2, in order; the caller repeats vertex 0 at the end.
 
     Each segment is a separate ``ImageDraw.line`` call in the reference, so shared vertices are
     simply drawn twice (same value, no visible effect).
     """
+    height, width = canvas.shape
+    flat = canvas.reshape(-1)
     for i in range(xs.shape[0] - 1):
-        draw_line(canvas, xs[i], ys[i], xs[i + 1], ys[i + 1], value)
+        x0 = np.int64(xs[i])
+        y0 = np.int64(ys[i])
+        x1 = np.int64(xs[i + 1])
+        y1 = np.int64(ys[i + 1])
+        dx = x1 - x0
+        dy = y1 - y0
+        if (abs(dx) <= SHORT and abs(dy) <= SHORT and 0 <= x0 < width and 0 <= x1 < width
+                and 0 <= y0 < height and 0 <= y1 < height):
+            # Short and on the canvas (most VisualAtom segments): a fixed number of stores
+            # from the table, no loop whose length the branch predictor has to guess.
+            start = y0 * width + x0
+            for k in range(SHORT + 1):
+                flat[np.uint64(start + SHORT_WALKS[dy + SHORT, dx + SHORT, k, 1] * width
+                               + SHORT_WALKS[dy + SHORT, dx + SHORT, k, 0])] = value
+            continue
+        index, major_step, minor_step, two_major, two_minor, remainder, steps = _walk_of(
+            width, height, x0, y0, x1, y1)
+        # The integer walk, written here rather than in a helper taking ``flat``: an array
+        # argument costs an atomic reference-count pair per call, even inlined. The minor step
+        # is a select, not a jump, as its direction is unpredictable.
+        for _ in range(steps + 1):
+            flat[np.uint64(index)] = value  # unsigned: no negative-index wraparound check
+            remainder += two_minor
+            carry = remainder >= two_major
+            remainder -= two_major if carry else 0
+            index += major_step + (minor_step if carry else 0)

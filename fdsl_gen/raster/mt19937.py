@@ -4,12 +4,14 @@ The state is a uint32[625] array: 624 key words followed by the position of the 
 (numpy's and CPython's ``pos``). Initial states come from numpy/CPython themselves
 (``legacy_state`` / ``python_state``), so seeding is exact by construction.
 """
+import array
 import random
 
 import numpy as np
 from numba import njit
 
 N = 624
+assert array.array("I").itemsize == 4  # python_state reads C unsigned ints as uint32
 M = 397
 MATRIX_A = np.uint32(0x9908B0DF)
 UPPER_MASK = np.uint32(0x80000000)
@@ -24,8 +26,10 @@ def legacy_state(seed):
 
 def python_state(seed):
     """State of ``random.seed(seed)`` (CPython's standard ``random`` module)."""
-    words = random.Random(seed).getstate()[1]
-    return _pack(words[:N], words[N])
+    words = random.Random(seed).getstate()[1]  # the 624 key words, then pos: our layout
+    # array.array converts the tuple of ints in C, several times faster than np.asarray (this
+    # runs once per VisualAtom image).
+    return np.frombuffer(array.array("I", words), dtype=np.uint32)
 
 
 def _pack(key, pos):
