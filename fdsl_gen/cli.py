@@ -193,7 +193,7 @@ def deadleaves(**options):
 
 
 @cli.command()
-@click.option("--model", default=None, help="spectrum, spectrum-color or spectrum-color-wmm (wavelet marginals, ~2 s per 256 px image). [default: spectrum-color-wmm]")
+@click.option("--model", default=None, help="spectrum, spectrum-color or spectrum-color-wmm (wavelet marginals, ~0.8 s per 256 px image). [default: spectrum-color-wmm]")
 @click.option("--images", type=int, default=None, help="Number of images. [default: 1300000]")
 @click.option("--image-size", type=int, default=None, help="Image side in pixels, at least 32. [default: 256]")
 @click.option("--seed", type=int, default=None, help="Dataset seed: every image's draws and the sample order. [default: 0]")

@@ -18,6 +18,16 @@ def run_cli(capsys, *args):
     return exit_info.value.code, captured.out, captured.err
 
 
+def usage_error(capsys, out, command, *args):
+    """Run a generation that must fail on bad input: exit 2, one stderr line, nothing on
+    stdout, no manifest in ``out``. Returns the stderr line."""
+    code, stdout, stderr = run_cli(capsys, command, "--out", out, "--quiet", *args)
+    assert code == 2 and stdout == ""
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert not (out / "manifest.json").exists()
+    return stderr
+
+
 def cli_command(*args):
     return [sys.executable, "-m", "fdsl_gen", *[str(a) for a in args]]
 

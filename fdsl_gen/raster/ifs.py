@@ -249,30 +249,15 @@ def draw_candidates(state, count, points):
 
 
 @njit(cache=True, nogil=True)
-def _fills_canvas(xs, ys, bounds, size, pad, enough, pixels):
-    """Does the reference point render of finite points hit at least ``enough`` distinct
-    pixels? Same arithmetic as points_to_pixels, in a branch-free (vectorisable) pass, then a
-    count that stops as soon as the answer is known either way. Needs pad >= 1 (then every
-    point lands inside the canvas, since point 0 is the origin)."""
-    x_low, x_high, y_low, y_high = bounds
-    x_shift = x_low if x_low < 0.0 else 0.0
-    y_shift = y_low if y_low < 0.0 else 0.0
-    x_span = (x_high - x_shift) - (x_low - x_shift)
-    y_span = (y_high - y_shift) - (y_low - y_shift)
-    if not (x_span > 0.0 and y_span > 0.0):
-        return False
-    scale = float(size - 2 * pad)
-    offset = float(pad)
-    for i in range(xs.shape[0]):
-        u = np.int32((xs[i] - x_shift) / x_span * scale + offset)
-        v = np.int32((ys[i] - y_shift) / y_span * scale + offset)
-        pixels[i] = v * size + u
-    hit = np.zeros(size * size, dtype=np.bool_)
+def _hits_enough(columns, rows, size, enough):
+    """Do the pixels hit at least ``enough`` distinct canvas pixels? Stops as soon as the
+    answer is known either way."""
+    hit = np.zeros((size, size), dtype=np.bool_)
     count = 0
-    n = xs.shape[0]
+    n = columns.shape[0]
     for i in range(n):
-        if not hit[pixels[i]]:
-            hit[pixels[i]] = True
+        if not hit[rows[i], columns[i]]:
+            hit[rows[i], columns[i]] = True
             count += 1
             if count >= enough:
                 return True
@@ -291,12 +276,12 @@ def filled_enough(tables, map_counts, states, points, size, pad, enough):
     draws = np.empty(points)
     xs = np.empty(points)
     ys = np.empty(points)
-    pixels = np.empty(points, dtype=np.int32)
     for k in range(map_counts.shape[0]):
         n = map_counts[k]
         cumulative = selection_table(tables[k, :n, 6])
         mt19937.fill_doubles(states[k].copy(), draws)
         bounds, finite = chaos_game(tables[k, :n, :6], cumulative, draws, xs, ys)
         if finite:
-            accepted[k] = _fills_canvas(xs, ys, bounds, size, pad, enough, pixels)
+            columns, rows, diverged = points_to_pixels(xs, ys, size, pad, bounds, finite)
+            accepted[k] = not diverged and _hits_enough(columns, rows, size, enough)
     return accepted
