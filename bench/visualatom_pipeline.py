@@ -1,16 +1,18 @@
 """VisualAtom generation end to end at 512 px (prints figures; not a test).
 
-    python bench/visualatom_pipeline.py [classes] [instances]
+    python bench/visualatom_pipeline.py [classes instances [replay_classes replay_instances]]
 
 In one process, with one worker (the pipeline runs inline, so CPU time is per core):
-1. native mode end to end (class table, render, PNG encode, tar, write): images/s per core;
-2. replay mode end to end, fast-forwarding included (recipe: one process stream holding all
-   the classes, so every class but the first is reached by fast-forwarding the whole class
-   before it, as in the published run), against native mode rendering the same class
-   parameters (the cost of an image is about proportional to q x K, which varies 1000-fold
-   between classes, so only the same classes compare);
-3. the native images of 1. rendered and PNG-encoded alone, timed apart: the ratio of the end
+1. native mode end to end (class table, render, PNG encode, tar, write) over ``classes`` x
+   ``instances`` (default 40 x 25): the cost of an image is about proportional to q x K, which
+   varies 1000-fold between classes, so a figure needs many classes to be representative;
+2. the same native images rendered and PNG-encoded alone, timed apart: the ratio of the end
    to end time to merely encoding, and other pinned PNG settings for comparison;
+3. replay mode end to end, fast-forwarding included, over ``replay_classes`` x
+   ``replay_instances`` (default 3 x 1000, the published instance count, so that the render
+   groups fast-forward inside a class as they do in the published run; recipe: one process
+   stream holding all the classes, so every class but the first is reached by fast-forwarding
+   the whole class before it), against native mode rendering the same class parameters;
 4. peak RSS of this process (parent and worker in one, so an upper bound per worker).
 Times are CPU seconds of this process (time.process_time), so that other load on a shared
 machine inflates them less than wall time; wall time is printed too.
@@ -46,8 +48,9 @@ def timed_generation(config, out, family=va.VisualAtom):
     return time.process_time() - start_cpu, time.perf_counter() - start_wall, manifest
 
 
-def main(classes=4, instances=1000):
+def main(classes=40, instances=25, replay_classes=3, replay_instances=1000):
     images = classes * instances
+    replay_images = replay_classes * replay_instances
     # Compile (or load the cached kernels) outside the timings.
     with tempfile.TemporaryDirectory() as warm:
         generate(va.VisualAtom, va.VisualAtom.configure({"classes": 1, "instances": 2, "image_size": 64}),
@@ -61,29 +64,31 @@ def main(classes=4, instances=1000):
             {"classes": classes, "instances": instances}, os.path.join(tmp, "native"))
         shard_bytes = sum(s["bytes"] for s in manifest["shards"])
         replay_cpu, replay_wall, replayed = timed_generation(
-            {"mode": "replay", "threads": 1, "classes": classes, "instances": instances}, os.path.join(tmp, "replay"))
+            {"mode": "replay", "threads": 1, "classes": replay_classes, "instances": replay_instances},
+            os.path.join(tmp, "replay"))
 
         class NativeOfReplayedClasses(va.VisualAtom):
             @classmethod
             def build_class_table(cls, config, workers=1, on_progress=None):
                 return [{name: entry[name] for name in va.PARAMETER_NAMES} for entry in replayed["classes"]], {}
 
-        same_cpu, _, _ = timed_generation({"classes": classes, "instances": instances}, os.path.join(tmp, "same"),
-                                          NativeOfReplayedClasses)
+        same_cpu, _, _ = timed_generation({"classes": replay_classes, "instances": replay_instances},
+                                          os.path.join(tmp, "same"), NativeOfReplayedClasses)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     # The fast-forward alone: the class start states of the replay run.
-    recipe = va.VisualAtomRecipe(numof_thread=1, numof_classes=classes, numof_instances=instances)
+    recipe = va.VisualAtomRecipe(numof_thread=1, numof_classes=replay_classes, numof_instances=replay_instances)
     start = time.process_time()
     va.replay_thread_class_states(recipe, 0)
     class_states_cpu = time.process_time() - start
 
-    # Render and encode the same native images, timed apart.
+    # Render and encode the native images of 1., timed apart.
     family = va.VisualAtom(manifest["config"], manifest["classes"])
     render_cpu = encode_cpu = 0.0
     other_cpu = dict.fromkeys(OTHER_PNG_SETTINGS, 0.0)
     other_bytes = dict.fromkeys(OTHER_PNG_SETTINGS, 0)
     pinned_bytes = 0
+    sampled = 0
     for class_index in range(classes):
         for instance in range(instances):
             start = time.process_time()
@@ -92,34 +97,36 @@ def main(classes=4, instances=1000):
             start = time.process_time()
             pinned_bytes += len(encode_png(image))
             encode_cpu += time.process_time() - start
-            if instance % 10 == 0:  # a sample of the images for the other settings
+            if instance % 5 == 0:  # a sample of the images for the other settings
+                sampled += 1
                 for name, params in OTHER_PNG_SETTINGS.items():
                     start = time.process_time()
                     other_bytes[name] += len(cv2.imencode(".png", image, params)[1])
                     other_cpu[name] += time.process_time() - start
 
-    def per_image(seconds):
-        return seconds / images * 1e3
+    def ms(seconds, count):
+        return seconds / count * 1e3
 
-    print(f"VisualAtom, 512 px, {classes} classes x {instances} instances = {images} images, 1 worker")
-    print(f"native end to end : {per_image(native_cpu):6.2f} ms/img CPU = {images / native_cpu:6.1f} img/s per core "
+    print(f"VisualAtom, 512 px, 1 worker; native: {classes} classes x {instances} instances = {images} images")
+    print(f"native end to end : {ms(native_cpu, images):6.2f} ms/img CPU = {images / native_cpu:6.1f} img/s per core "
           f"(wall {native_wall:.1f} s); {shard_bytes / images / 1e3:.1f} KB per sample")
-    print(f"  render only     : {per_image(render_cpu):6.2f} ms/img")
-    print(f"  PNG encode only : {per_image(encode_cpu):6.2f} ms/img  (pinned: {PNG_PARAMS})")
+    print(f"  render only     : {ms(render_cpu, images):6.2f} ms/img")
+    print(f"  PNG encode only : {ms(encode_cpu, images):6.2f} ms/img  (pinned: {PNG_PARAMS})")
     print(f"  end to end / encode only = {native_cpu / encode_cpu:.2f}x")
-    print(f"replay end to end : {per_image(replay_cpu):6.2f} ms/img CPU (wall {replay_wall:.1f} s); native mode "
-          f"on the same classes {per_image(same_cpu):6.2f} ms/img: replay / native = {replay_cpu / same_cpu:.2f}x")
-    print(f"  class start states (fast-forward over {classes - 1} whole classes): {class_states_cpu:.2f} s, "
-          f"{class_states_cpu / max(1, classes - 1) / instances * 1e6:.0f} us per instance skipped")
-    groups = -(-instances // va.REPLAY_GROUP_SIZE)
+    print(f"replay: {replay_classes} classes x {replay_instances} instances = {replay_images} images")
+    print(f"replay end to end : {ms(replay_cpu, replay_images):6.2f} ms/img CPU (wall {replay_wall:.1f} s); native "
+          f"mode on the same classes {ms(same_cpu, replay_images):6.2f} ms/img: replay / native = "
+          f"{replay_cpu / same_cpu:.2f}x")
+    print(f"  class start states (fast-forward over {replay_classes - 1} whole classes): {class_states_cpu:.2f} s, "
+          f"{class_states_cpu / max(1, replay_classes - 1) / replay_instances * 1e6:.0f} us per instance skipped")
+    groups = -(-replay_instances // va.REPLAY_GROUP_SIZE)
     skipped_per_group = va.REPLAY_GROUP_SIZE * (groups - 1) / 2
     print(f"  in-class fast-forward: groups of {va.REPLAY_GROUP_SIZE} skip {skipped_per_group:.0f} instances on average")
     print(f"peak RSS of this process (parent + inline worker): {peak_mb:.0f} MB")
-    sampled = classes * -(-instances // 10)
-    print(f"other PNG settings on {sampled} of the images (pinned: {pinned_bytes / images / 1e3:.1f} KB, "
-          f"{per_image(encode_cpu):.2f} ms):")
+    print(f"other PNG settings on {sampled} of the native images (pinned: {pinned_bytes / images / 1e3:.1f} KB, "
+          f"{ms(encode_cpu, images):.2f} ms):")
     for name in OTHER_PNG_SETTINGS:
-        print(f"  {name:38s}: {other_cpu[name] / sampled * 1e3:5.2f} ms, {other_bytes[name] / sampled / 1e3:6.1f} KB")
+        print(f"  {name:38s}: {ms(other_cpu[name], sampled):5.2f} ms, {other_bytes[name] / sampled / 1e3:6.1f} KB")
     print(json.dumps({"native_img_per_s_per_core": round(images / native_cpu, 1),
                       "end_to_end_over_encode": round(native_cpu / encode_cpu, 2),
                       "replay_over_native": round(replay_cpu / same_cpu, 2),
@@ -127,4 +134,4 @@ def main(classes=4, instances=1000):
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    main(*(int(a) for a in sys.argv[1:5]))

@@ -5,6 +5,8 @@ and order. Purposes are small integer tags so that streams for different uses ne
 """
 import numpy as np
 
+from .raster.seed_sequence import entropy_words, generate_state
+
 ORDER = 1  # permutation of render groups across the dataset
 SHARD_SHUFFLE = 2  # order of the samples inside one shard
 PATCH_MASKS = 3  # FractalDB patch masks of one render
@@ -16,8 +18,10 @@ DEAD_LEAVES_TEXTURE_CHOICE = 8  # textured dead leaves: the textures given to on
 
 
 def derive_key(seed, purpose, *ids):
-    """A 64-bit key for (seed, purpose, ids), from numpy's SeedSequence (stable by contract)."""
-    words = np.random.SeedSequence([seed, purpose, *ids]).generate_state(2, dtype=np.uint32)
+    """A 64-bit key for (seed, purpose, ids): the first two words of numpy's
+    ``SeedSequence([seed, purpose, *ids]).generate_state(2, np.uint32)`` (stable by contract),
+    computed by our Numba copy of it (raster/seed_sequence.py)."""
+    words = generate_state(entropy_words((seed, purpose, *ids)), 2)
     return (int(words[0]) << 32) | int(words[1])
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from fdsl_gen.raster.lines import draw_line, draw_polyline_closed
+from fdsl_gen.raster.lines import draw_line, draw_polyline_closed, short_walk_offsets
 
 
 def _pillow_line(width, height, segment, value=200):
@@ -102,7 +102,7 @@ def test_polyline_closed_matches_sequential_pillow_calls():
         draw = ImageDraw.Draw(image)
         for i in range(count):
             draw.line((xs[i], ys[i], xs[i + 1], ys[i + 1]), fill=77, width=1)
-        draw_polyline_closed(canvas, xs, ys, 77)
+        draw_polyline_closed(canvas, xs, ys, 77, short_walk_offsets(size))
         assert np.array_equal(canvas, np.array(image))
 
 

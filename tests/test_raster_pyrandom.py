@@ -14,6 +14,14 @@ RANGES = [
 ]
 
 
+@pytest.mark.parametrize("seed", [0, 1, 624, 2**32 - 1, 2**32, 2**63 - 1, 2**64 + 5, 3**100, -7,
+                                  stdlib_random.Random(0).getrandbits(63)])
+def test_seeding_matches_stdlib(seed):
+    # one key word below 2**32, several above; CPython seeds with abs(seed)
+    expected = np.array(stdlib_random.Random(seed).getstate()[1], dtype=np.uint32)
+    assert np.array_equal(python_state(seed), expected)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 20, 12345])
 def test_mixed_sequence_matches_stdlib(seed):
     reference = stdlib_random.Random(seed)

@@ -37,8 +37,8 @@ _F15 = np.float32(15.0)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def pnoise1(x):
-    """``noise.pnoise1(x)`` (octaves 1, repeat 1024, base 0) as a float64."""
+def pnoise1_float32(x):
+    """``noise.pnoise1(x)`` (octaves 1, repeat 1024, base 0) as the float32 it computes."""
     xf = np.float32(x)
     floor_x = np.floor(xf)
     # The package reduces the cell modulo its repeat (1024) and then masks with 255. As 1024 is
@@ -49,5 +49,11 @@ def pnoise1(x):
     fade = frac * frac * frac * (frac * (frac * _F6 - _F15) + _F10)
     a = CELL_SLOPES[cell & 255] * frac
     b = CELL_SLOPES[(cell + 1) & 255] * (frac - _F1)
-    value = (a + fade * (b - a)) * _F0_4
-    return np.float64(value)
+    return (a + fade * (b - a)) * _F0_4
+
+
+@njit(cache=True, nogil=True, inline="always")
+def pnoise1(x):
+    """``noise.pnoise1(x)`` (octaves 1, repeat 1024, base 0) as a float64, as the package
+    returns it."""
+    return np.float64(pnoise1_float32(x))
