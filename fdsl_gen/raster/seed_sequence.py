@@ -24,6 +24,8 @@ MASK32 = np.uint64(0xFFFFFFFF)
 def entropy_words(values):
     """uint32 words of non-negative ints as SeedSequence reads them: each int as its 32-bit
     words, least significant first, at least one word."""
+    if min(values) < 0:
+        raise ValueError(f"seed sequence entropy must be non-negative, got {values}")
     return np.array([(value >> shift) & 0xFFFFFFFF for value in values
                      for shift in range(0, max(value.bit_length(), 1), 32)], dtype=np.uint64)
 
