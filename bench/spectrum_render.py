@@ -5,7 +5,8 @@
 For spectrum and spectrum-color: images/s per core rendering alone and end to end through
 the shard pipeline (render, PNG encode, tar write; generate(..., workers=1)), from this
 process's CPU time (the fairer figure on a shared machine) and wall clock; a breakdown of one
-spectrum-color image; the slower spectrum-color-wmm model on a few images.
+spectrum-color image, and its PNG encoding under the pinned and other encoder parameters;
+the slower spectrum-color-wmm model on a few images.
 Target: spectrum-color at 256 px >= 50 images/s per core.
 """
 import argparse
@@ -13,12 +14,14 @@ import os
 import tempfile
 import time
 
+import cv2
 import numpy as np
 import scipy.fft
 
 from fdsl_gen import rng
 from fdsl_gen.families import spectrum as sp
 from fdsl_gen.generate import generate
+from fdsl_gen.shards import encode_png
 
 
 def timed(function):
@@ -41,24 +44,79 @@ def end_to_end(model, images, size):
     return images / wall, images / cpu, kib
 
 
-def breakdown(size, repeats=50):
-    """CPU ms of the steps of one spectrum-color round, and of the one-off parameter sampling."""
-    image = (sp.START_NOISE * np.random.default_rng(0).random((3, size, size))).astype(np.float32)
-    amplitude = sp.spectrum_amplitude(size, 2.0, 2.0)
+def cpu_ms(step, repeats):
+    """CPU ms of one call of ``step``; its results are dropped as they come, as in a render
+    (keeping them all would time page faults)."""
+    step()
+    cpu = time.process_time()
+    for _ in range(repeats):
+        step()
+    return (time.process_time() - cpu) / repeats * 1e3
+
+
+def breakdown(size, repeats=100):
+    """CPU ms of each step of one spectrum-color image: the steps of a round (there are
+    ITERATIONS), the steps done once, and their sum. Steps run repeatedly on the same arrays
+    (imposing an amplitude or a histogram twice changes almost nothing), which stay in cache:
+    the sum falls short of a whole image, whose steps meet freshly allocated arrays."""
     generator = np.random.default_rng(1)
     reference, _ = sp.colour_reference(generator, size)
-    _, _, decorrelated = sp.colour_pca(reference)
-    targets = [sp.histogram_cdf(*sp.histogram(c, sp.COLOUR_BINS)) for c in decorrelated]
-    steps = {
-        "rfft2 + irfft2 (3 channels)": lambda: scipy.fft.irfft2(scipy.fft.rfft2(image), s=(size, size)),
-        "impose_spectrum (3 channels)": lambda: sp.impose_spectrum(image, amplitude),
-        "impose_colour (3 channels)": lambda: sp.impose_colour(image.copy(), targets),
-        "colour reference + PCA (once)": lambda: sp.colour_pca(sp.colour_reference(np.random.default_rng(2), size)[0]),
+    mean_colour, colour_axes, decorrelated = sp.colour_pca(reference)
+    edges, cdfs = sp.histogram_cdf(*sp.histograms(decorrelated, sp.COLOUR_BINS))
+    amplitude = sp.spectrum_amplitude(size, 2.0, 2.0)
+    image = sp.impose_spectrum(sp.START_NOISE * generator.random((3, size, size), dtype=np.float32), amplitude)
+    spectrum = scipy.fft.rfft2(image)
+    round_steps = {
+        "impose_spectrum": lambda: sp.impose_spectrum(image, amplitude),
+        "impose_colour": lambda: sp.impose_colour(image, edges, cdfs),
     }
-    for label, step in steps.items():
-        step()
-        _, _, cpu = timed(lambda: [step() for _ in range(repeats)])
-        print(f"  {label:32} {cpu / repeats * 1e3:6.2f} ms")
+    spectrum_parts = {
+        "rfft2": lambda: scipy.fft.rfft2(image),
+        "impose_amplitude": lambda: sp.impose_amplitude(spectrum, amplitude),
+    }
+    once_steps = {
+        "colour_reference": lambda: sp.colour_reference(np.random.default_rng(2), size),
+        "colour_pca": lambda: sp.colour_pca(reference),
+        "colour targets (histograms)": lambda: sp.histogram_cdf(*sp.histograms(decorrelated, sp.COLOUR_BINS)),
+        "starting noise": lambda: sp.START_NOISE * generator.random((3, size, size), dtype=np.float32),
+        "spectrum_amplitude": lambda: sp.spectrum_amplitude(size, 2.1, 1.9),
+        "to_rgb": lambda: sp.to_rgb(image, mean_colour, colour_axes),
+    }
+    round_ms = 0.0
+    for label, step in round_steps.items():
+        ms = cpu_ms(step, repeats)
+        round_ms += ms
+        print(f"  {label:32} {ms:6.3f} ms  x {sp.ITERATIONS} = {ms * sp.ITERATIONS:5.2f} ms")
+        if label == "impose_spectrum":
+            rest = ms
+            for part, part_step in spectrum_parts.items():
+                part_ms = cpu_ms(part_step, repeats)
+                rest -= part_ms
+                print(f"    of which {part:23} {part_ms:6.3f} ms")
+            print(f"    of which {'ifft + irfft (the rest)':23} {rest:6.3f} ms")
+    once_ms = 0.0
+    for label, step in once_steps.items():
+        ms = cpu_ms(step, repeats)
+        once_ms += ms
+        print(f"  {label:32} {ms:6.3f} ms (once)")
+    print(f"  sum: {round_ms * sp.ITERATIONS + once_ms:.2f} ms ({sp.ITERATIONS} rounds of {round_ms:.2f} ms, "
+          f"{once_ms:.2f} ms once)")
+
+
+def png_encoding(size, images=20):
+    """CPU ms and KiB of the PNG of a spectrum-color image, pinned parameters and others."""
+    pixels = [sp.sample_image(key, size, "spectrum-color")[0] for key in range(images)]
+    candidates = {
+        "pinned (level 1, Huffman only, Up)": sp.Spectrum.png_params,
+        "level 1, RLE, Up": [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
+                             cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP],
+        "level 1, default strategy, Up": [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY,
+                                          cv2.IMWRITE_PNG_STRATEGY_DEFAULT, cv2.IMWRITE_PNG_FILTER,
+                                          cv2.IMWRITE_PNG_FILTER_UP],
+    }
+    for label, params in candidates.items():
+        sizes, _, cpu = timed(lambda: [len(encode_png(p, params)) for p in pixels])
+        print(f"  {label:35} {cpu / images * 1e3:5.2f} ms, {sum(sizes) / images / 1024:5.1f} KiB")
 
 
 def main():
@@ -73,13 +131,18 @@ def main():
 
     print(f"machine: {os.cpu_count()} cores, shared with other jobs (load average {os.getloadavg()[0]:.1f}); "
           f"1 process; {size} px")
+    render_cpu_rates = {}
     for model in ("spectrum", "spectrum-color"):
         render_wall, render_cpu = render_only(model, args.images, size)
+        render_cpu_rates[model] = render_cpu
         e2e_wall, e2e_cpu, kib = end_to_end(model, args.images, size)
         print(f"{model:15} render only: {render_cpu:6.1f} img/s per core CPU ({render_wall:6.1f} wall); "
               f"end to end: {e2e_cpu:6.1f} img/s per core CPU ({e2e_wall:6.1f} wall), {kib:.0f} KiB/image")
-    print(f"spectrum-color, one image = {sp.ITERATIONS} rounds of spectrum + colour, plus sampling once:")
+    print(f"spectrum-color, one image = {sp.ITERATIONS} rounds of spectrum + colour, plus steps done once "
+          f"(whole image, render only: {1e3 / render_cpu_rates['spectrum-color']:.2f} ms):")
     breakdown(size)
+    print("PNG encoding of a spectrum-color image (shards.encode_png):")
+    png_encoding(size)
     if args.wmm_images:
         render_wall, render_cpu = render_only("spectrum-color-wmm", args.wmm_images, size)
         print(f"spectrum-color-wmm render only: {1 / render_cpu:.2f} s/image CPU ({1 / render_wall:.2f} wall)")

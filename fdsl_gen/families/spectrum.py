@@ -29,8 +29,9 @@ import scipy.fft
 
 from .. import rng
 from ..errors import UsageError
+from ..raster.colour import colour_moments, mix_colours, stretch_to_pixels
 from ..raster.fourier import impose_amplitude
-from ..raster.histogram import histogram, histogram_cdf, match_histogram
+from ..raster.histogram import histogram_cdf, histograms, match_histogram, match_histograms
 from .base import UnlabelledFamily, register_family, with_defaults
 
 MODELS = ("spectrum", "spectrum-color", "spectrum-color-wmm")
@@ -80,12 +81,12 @@ def pyramid_height(size):
 def spectrum_amplitude(size, slope_x, slope_y):
     """The target amplitude on the rfft2 grid (size, size // 2 + 1), fx and fy in cycles per
     pixel; 0 at DC (the mean is kept separately). float32, like the spectra it is applied to."""
-    fy = np.abs(np.fft.fftfreq(size))[:, None]
-    fx = np.abs(np.fft.rfftfreq(size))[None, :]
+    fy = np.abs(np.fft.fftfreq(size)).astype(np.float32)[:, None]
+    fx = np.abs(np.fft.rfftfreq(size)).astype(np.float32)[None, :]
     with np.errstate(divide="ignore"):
         amplitude = 1.0 / (fx**slope_x + fy**slope_y)
     amplitude[0, 0] = 0.0
-    return amplitude.astype(np.float32)
+    return amplitude
 
 
 def colour_reference(generator, size):
@@ -96,13 +97,16 @@ def colour_reference(generator, size):
     proportions /= proportions.sum()
     pixels = generator.multinomial(size * size, proportions)
     blur = int(generator.integers(BLUR_RANGE[0], BLUR_RANGE[1] + 1))
-    # colour k fills the next pixels[k] pixels in raster order
-    reference = np.stack([np.repeat(plane, pixels).reshape(size, size) for plane in (COLOUR_RANGE * colours.T).astype(np.float32)])
-    # Mirrored borders: the paper's zero-padded convolution also darkens a fringe of about
-    # blur / 2 pixels, an extra dark colour that is an artefact, not part of the model.
-    for channel in range(3):
-        reference[channel] = cv2.blur(reference[channel], (blur, blur), borderType=cv2.BORDER_REFLECT_101)
-    reference += COLOUR_NOISE * generator.random((3, size, size), dtype=np.float32)
+    reference = np.empty((3, size, size), np.float32)
+    for plane, channel_colours in zip(reference, (COLOUR_RANGE * colours.T).astype(np.float32)):
+        # colour k fills the next pixels[k] pixels in raster order
+        plane.reshape(-1)[:] = np.repeat(channel_colours, pixels)
+        # Mirrored borders: the paper's zero-padded convolution also darkens a fringe of about
+        # blur / 2 pixels, an extra dark colour that is an artefact, not part of the model.
+        cv2.blur(plane, (blur, blur), dst=plane, borderType=cv2.BORDER_REFLECT_101)
+    noise = generator.random((3, size, size), dtype=np.float32)
+    noise *= COLOUR_NOISE
+    reference += noise
     reference -= reference.min()
     reference *= COLOUR_RANGE / reference.max()
     palette = {"colours": colours.tolist(), "proportions": proportions.tolist(), "blur": blur}
@@ -110,17 +114,25 @@ def colour_reference(generator, size):
 
 
 def colour_pca(planes):
-    """Principal components of an image's colours, given as colour planes (3, ...): the mean
-    colour, the axes (columns, largest variance first) and the decorrelated planes (3, n)."""
-    planes = planes.reshape(3, -1).astype(np.float64)
-    mean = planes.mean(axis=1)
-    centred = planes - mean[:, None]
-    # einsum, not BLAS: these 3 x n products are too thin to gain from it (and BLAS may start threads)
-    _, axes = np.linalg.eigh(np.einsum("in,jn->ij", centred, centred))
+    """Principal components of an image's colours, given as float32 colour planes (3, ...):
+    the mean colour, the axes (columns, largest variance first) and the decorrelated planes
+    (3, n) float32."""
+    planes = planes.reshape(3, -1)
+    mean, covariance = colour_moments(planes)
+    _, axes = np.linalg.eigh(covariance)
     axes = axes[:, ::-1]
     # an eigenvector's sign is arbitrary: fix it (largest component positive) for stable output
     axes = axes * np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(3)])
-    return mean, axes, np.einsum("ji,jn->in", axes, centred)
+    return mean, axes, mix_colours(planes, axes.T, -(axes.T @ mean))  # axes.T @ (planes - mean)
+
+
+def to_rgb(image, mean_colour, colour_axes):
+    """A (3, n, n) image in the decorrelated colour space back to RGB through the colour PCA,
+    stretched to the full 0..255 range: (n, n, 3) uint8."""
+    rgb = mix_colours(image.reshape(3, -1), colour_axes, mean_colour)
+    lowest = rgb.min()
+    scale = np.float32(255.0 / max(float(rgb.max() - lowest), 1e-12))
+    return stretch_to_pixels(rgb, lowest, scale).reshape(image.shape[1], image.shape[2], 3)
 
 
 def wmm_targets(shapes, height):
@@ -151,13 +163,15 @@ def impose_spectrum(image, amplitude):
     to ``amplitude``, its phases, mean and standard deviation kept."""
     spectrum = scipy.fft.rfft2(image)
     impose_amplitude(spectrum, amplitude)
-    return scipy.fft.irfft2(spectrum, s=image.shape[-2:], overwrite_x=True)
+    # irfft2 as its two passes, the first in place: irfft2 would work on a copy
+    spectrum = scipy.fft.ifft(spectrum, axis=-2, overwrite_x=True)
+    return scipy.fft.irfft(spectrum, n=image.shape[-1], axis=-1)
 
 
-def impose_colour(image, targets):
-    """In place: each channel of the (3, n, n) image histogram-matched to its target."""
-    for channel, (edges, cdf) in enumerate(targets):
-        match_histogram(image[channel].reshape(-1), edges, cdf, len(edges) - 1)
+def impose_colour(image, edges, cdfs):
+    """In place: each channel of the (3, n, n) image histogram-matched to its target
+    (edges[channel], cdfs[channel]), through a source histogram of COLOUR_BINS bins."""
+    match_histograms(image.reshape(3, -1), edges, cdfs, COLOUR_BINS)
 
 
 @functools.lru_cache(maxsize=8)
@@ -252,8 +266,11 @@ def sample_image(key, size, model):
         wmm_shapes = generator.uniform(*WMM_SHAPE_RANGE, size=(3, wmm_band_count(height)))
         wmm = wmm_targets(wmm_shapes, height)
     if with_colour:  # the reference's decorrelated marginals
-        colours = [histogram_cdf(*histogram(channel, COLOUR_BINS)) for channel in decorrelated]
-    image = (START_NOISE * generator.random((3, size, size), dtype=np.float32)).astype(np.float32)
+        colour_edges, colour_cdfs = histogram_cdf(*histograms(decorrelated, COLOUR_BINS))
+    # dropped here, not on return: the rounds then reuse their memory rather than new pages
+    del reference, decorrelated
+    image = generator.random((3, size, size), dtype=np.float32)
+    image *= START_NOISE
 
     amplitude = spectrum_amplitude(size, slope_x, slope_y)
     # Imposing the spectrum alone is idempotent (it keeps the phases it is given), so the
@@ -264,14 +281,9 @@ def sample_image(key, size, model):
         if with_wmm:
             impose_wmm(image, wmm, height)
         if with_colour:
-            impose_colour(image, colours)
+            impose_colour(image, colour_edges, colour_cdfs)
 
-    # back to RGB through the colour PCA, then stretched to the full 0..255 range
-    rgb = np.einsum("ij,jn->in", colour_axes.astype(np.float32), image.reshape(3, -1))
-    rgb += mean_colour.astype(np.float32)[:, None]
-    rgb -= rgb.min()
-    rgb *= 255.0 / max(float(rgb.max()), 1e-12)
-    out = np.ascontiguousarray(np.rint(rgb).astype(np.uint8).T.reshape(size, size, 3))
+    out = to_rgb(image, mean_colour, colour_axes)
     meta = {
         "model": model,
         "image_size": size,
@@ -304,10 +316,11 @@ class Spectrum(UnlabelledFamily):
     name = "spectrum"
     channels = 3
     # Smooth, noisy RGB: the Up filter (predict each row from the one above) halves the PNG;
-    # with it RLE is as small as zlib's default strategy, and faster (bench/spectrum_render.py).
+    # what is left has few repeats, so Huffman coding alone is as small as RLE or zlib's
+    # default strategy, and faster (bench/spectrum_render.py).
     png_params = [
         cv2.IMWRITE_PNG_COMPRESSION, 1,
-        cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
+        cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
         cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
     ]
 
