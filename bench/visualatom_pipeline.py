@@ -7,7 +7,8 @@ In one process, with one worker (the pipeline runs inline, so CPU time is per co
    ``instances`` (default 40 x 25): the cost of an image is about proportional to q x K, which
    varies 1000-fold between classes, so a figure needs many classes to be representative;
 2. the same native images rendered and PNG-encoded alone, timed apart: the ratio of the end
-   to end time to merely encoding, and other pinned PNG settings for comparison;
+   to end time to merely encoding (each the best of REPEATS passes, as a noisy shared machine
+   only ever slows a pass down), and other PNG settings for comparison;
 3. replay mode end to end, fast-forwarding included, over ``replay_classes`` x
    ``replay_instances`` (default 3 x 1000, the published instance count, so that the render
    groups fast-forward inside a class as they do in the published run; recipe: one process
@@ -42,6 +43,9 @@ OTHER_PNG_SETTINGS = {
 }
 
 
+REPEATS = 2  # passes of the native end-to-end and encode-only timings; the best of each is kept
+
+
 def timed_generation(config, out, family=va.VisualAtom):
     start_cpu, start_wall = time.process_time(), time.perf_counter()
     manifest = generate(family, family.configure(config), out, "bench", 1000, workers=1, progress=False)
@@ -60,8 +64,10 @@ def main(classes=40, instances=25, replay_classes=3, replay_instances=1000):
                  warm + "/r", "warm", 10, workers=1, progress=False)
 
     with tempfile.TemporaryDirectory() as tmp:
-        native_cpu, native_wall, manifest = timed_generation(
-            {"classes": classes, "instances": instances}, os.path.join(tmp, "native"))
+        # The ratio to PNG encoding is the target: both sides are the best of REPEATS passes.
+        native_runs = [timed_generation({"classes": classes, "instances": instances}, os.path.join(tmp, f"native{r}"))
+                       for r in range(REPEATS)]
+        native_cpu, native_wall, manifest = min(native_runs, key=lambda run: run[0])
         shard_bytes = sum(s["bytes"] for s in manifest["shards"])
         replay_cpu, replay_wall, replayed = timed_generation(
             {"mode": "replay", "threads": 1, "classes": replay_classes, "instances": replay_instances},
@@ -82,27 +88,35 @@ def main(classes=40, instances=25, replay_classes=3, replay_instances=1000):
     va.replay_thread_class_states(recipe, 0)
     class_states_cpu = time.process_time() - start
 
-    # Render and encode the native images of 1., timed apart.
+    # Render and encode the native images of 1., timed apart (best of REPEATS passes).
     family = va.VisualAtom(manifest["config"], manifest["classes"])
-    render_cpu = encode_cpu = 0.0
+    render_passes, encode_passes = [], []
+    for _ in range(REPEATS):
+        render_cpu = encode_cpu = 0.0
+        pinned_bytes = 0
+        for class_index in range(classes):
+            for instance in range(instances):
+                start = time.process_time()
+                (_, image, _), = family.render_group(class_index, instance)
+                render_cpu += time.process_time() - start
+                start = time.process_time()
+                pinned_bytes += len(encode_png(image))
+                encode_cpu += time.process_time() - start
+        render_passes.append(render_cpu)
+        encode_passes.append(encode_cpu)
+    render_cpu, encode_cpu = min(render_passes), min(encode_passes)
+    # Other PNG settings, on a sample of the images.
     other_cpu = dict.fromkeys(OTHER_PNG_SETTINGS, 0.0)
     other_bytes = dict.fromkeys(OTHER_PNG_SETTINGS, 0)
-    pinned_bytes = 0
     sampled = 0
     for class_index in range(classes):
-        for instance in range(instances):
-            start = time.process_time()
+        for instance in range(0, instances, 5):
             (_, image, _), = family.render_group(class_index, instance)
-            render_cpu += time.process_time() - start
-            start = time.process_time()
-            pinned_bytes += len(encode_png(image))
-            encode_cpu += time.process_time() - start
-            if instance % 5 == 0:  # a sample of the images for the other settings
-                sampled += 1
-                for name, params in OTHER_PNG_SETTINGS.items():
-                    start = time.process_time()
-                    other_bytes[name] += len(cv2.imencode(".png", image, params)[1])
-                    other_cpu[name] += time.process_time() - start
+            sampled += 1
+            for name, params in OTHER_PNG_SETTINGS.items():
+                start = time.process_time()
+                other_bytes[name] += len(cv2.imencode(".png", image, params)[1])
+                other_cpu[name] += time.process_time() - start
 
     def ms(seconds, count):
         return seconds / count * 1e3
@@ -112,7 +126,9 @@ def main(classes=40, instances=25, replay_classes=3, replay_instances=1000):
           f"(wall {native_wall:.1f} s); {shard_bytes / images / 1e3:.1f} KB per sample")
     print(f"  render only     : {ms(render_cpu, images):6.2f} ms/img")
     print(f"  PNG encode only : {ms(encode_cpu, images):6.2f} ms/img  (pinned: {PNG_PARAMS})")
-    print(f"  end to end / encode only = {native_cpu / encode_cpu:.2f}x")
+    print(f"  end to end / encode only = {native_cpu / encode_cpu:.2f}x (best of {REPEATS}; passes: end to end "
+          f"{', '.join(f'{ms(run[0], images):.2f}' for run in native_runs)}, encode only "
+          f"{', '.join(f'{ms(seconds, images):.2f}' for seconds in encode_passes)} ms/img)")
     print(f"replay: {replay_classes} classes x {replay_instances} instances = {replay_images} images")
     print(f"replay end to end : {ms(replay_cpu, replay_images):6.2f} ms/img CPU (wall {replay_wall:.1f} s); native "
           f"mode on the same classes {ms(same_cpu, replay_images):6.2f} ms/img: replay / native = "
