@@ -29,6 +29,7 @@ from numba import njit
 # has to guess; 15 covers ~95% of the on-canvas segments of VisualAtom's default ranges
 # (measured over 40 classes).
 SHORT = 15
+SHORT_FIRST = 8  # stores for segments up to SHORT_FIRST - 1 long; longer ones take SHORT + 1
 
 
 def _short_walks():
@@ -171,15 +172,15 @@ def draw_polyline_closed(canvas, xs, ys, value, short_offsets):
         dy = y1 - y0
         if (inside0 and inside1 and np.uint64(dx + SHORT) <= np.uint64(2 * SHORT)
                 and np.uint64(dy + SHORT) <= np.uint64(2 * SHORT)):
-            # Short and on the canvas (most VisualAtom segments): stores from the table, 8, or
-            # SHORT + 1 when the segment is longer than 7 (fewer stores for the most common
-            # lengths, one well-predicted branch).
+            # Short and on the canvas (most VisualAtom segments): stores from the table,
+            # SHORT_FIRST or SHORT + 1 of them (fewer stores for the most common lengths, one
+            # well-predicted branch).
             start = y0 * width + x0
             walk = short_offsets[dy + SHORT, dx + SHORT]
-            for k in range(8):
+            for k in range(SHORT_FIRST):
                 flat[np.uint64(start + walk[k])] = value
-            if abs(dx) > 7 or abs(dy) > 7:
-                for k in range(8, SHORT + 1):
+            if abs(dx) >= SHORT_FIRST or abs(dy) >= SHORT_FIRST:
+                for k in range(SHORT_FIRST, SHORT + 1):
                     flat[np.uint64(start + walk[k])] = value
             continue
         index, major_step, minor_step, two_major, two_minor, remainder, steps = _walk_of(

@@ -21,12 +21,16 @@ def legacy_state(seed):
     return _pack(key, pos)
 
 
+def uint32_words(value):
+    """A non-negative int as its 32-bit words, least significant first, at least one word: how
+    both CPython's ``random.seed`` and numpy's ``SeedSequence`` read an int."""
+    return [(value >> shift) & 0xFFFFFFFF for shift in range(0, max(value.bit_length(), 1), 32)]
+
+
 def python_state(seed):
-    """State of ``random.seed(seed)`` for an int seed: CPython seeds with the 32-bit words of
-    abs(seed), least significant first (at least one word), through init_by_array."""
-    seed = abs(int(seed))
-    key = [(seed >> shift) & 0xFFFFFFFF for shift in range(0, max(seed.bit_length(), 1), 32)]
-    return init_by_array(np.array(key, dtype=np.uint32))
+    """State of ``random.seed(seed)`` for an int seed: CPython seeds init_by_array with the
+    words of abs(seed)."""
+    return init_by_array(np.array(uint32_words(abs(int(seed))), dtype=np.uint32))
 
 
 @njit(cache=True, nogil=True)

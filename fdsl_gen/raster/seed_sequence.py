@@ -8,6 +8,8 @@ hash mixing); arithmetic is on uint32 words, done here in uint64 and cut to 32 b
 import numpy as np
 from numba import njit
 
+from .mt19937 import uint32_words
+
 POOL_SIZE = 4
 # uint64 typed, so that Numba keeps every operation unsigned (a Python int would be int64, and
 # int64 with uint64 gives float64)
@@ -22,12 +24,10 @@ MASK32 = np.uint64(0xFFFFFFFF)
 
 
 def entropy_words(values):
-    """uint32 words of non-negative ints as SeedSequence reads them: each int as its 32-bit
-    words, least significant first, at least one word."""
+    """The entropy words of non-negative ints as SeedSequence reads them (uint64-held)."""
     if min(values) < 0:
         raise ValueError(f"seed sequence entropy must be non-negative, got {values}")
-    return np.array([(value >> shift) & 0xFFFFFFFF for value in values
-                     for shift in range(0, max(value.bit_length(), 1), 32)], dtype=np.uint64)
+    return np.array([word for value in values for word in uint32_words(value)], dtype=np.uint64)
 
 
 @njit(cache=True, nogil=True, inline="always")
