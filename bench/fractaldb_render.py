@@ -18,7 +18,7 @@ from fdsl_gen.generate import generate
 from fdsl_gen.plan import Plan
 from fdsl_gen.shards import encode_png
 
-GOLDEN = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "golden", "fractaldb", "search_seed1")
+GOLDEN = os.path.join(os.path.dirname(__file__), "..", "tests", "golden", "fractaldb", "search_seed1")
 
 
 def main():

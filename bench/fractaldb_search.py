@@ -9,6 +9,7 @@ import collections
 import os
 import time
 
+from fdsl_gen.engines.local import thread_map
 from fdsl_gen.families.fractaldb import search_classes
 
 PUBLISHED_MAP_COUNTS = {2: 231, 3: 294, 4: 218, 5: 146, 6: 77, 7: 34}
@@ -22,7 +23,7 @@ def main():
 
     search_classes(1, 0.2, 1, 100_000)  # compile / load the kernels outside the timing
     start = time.perf_counter()
-    tables, examined = search_classes(args.classes, 0.2, 1, 100_000, workers=args.workers)
+    tables, examined = search_classes(args.classes, 0.2, 1, 100_000, thread_map(args.workers))
     wall = time.perf_counter() - start
     counts = dict(sorted(collections.Counter(len(t) for t in tables).items()))
     print(f"machine: {os.cpu_count()} cores; search threads: {args.workers}")

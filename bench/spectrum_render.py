@@ -19,7 +19,10 @@ import numpy as np
 import scipy.fft
 
 from fdsl_gen import rng
-from fdsl_gen.families import spectrum as sp
+from fdsl_gen import statistical as sp
+from fdsl_gen.families.spectrum import Spectrum
+from fdsl_gen.raster.fourier import impose_amplitude
+from fdsl_gen.raster.histogram import histogram_cdf, histograms
 from fdsl_gen.generate import generate
 from fdsl_gen.shards import encode_png
 
@@ -37,9 +40,9 @@ def render_only(model, images, size):
 
 
 def end_to_end(model, images, size):
-    config = sp.Spectrum.configure({"model": model, "images": images, "image_size": size})
+    config = Spectrum.configure({"model": model, "images": images, "image_size": size})
     with tempfile.TemporaryDirectory() as out:
-        manifest, wall, cpu = timed(lambda: generate(sp.Spectrum, config, out, "bench", 1000, workers=1, progress=False))
+        manifest, wall, cpu = timed(lambda: generate(Spectrum, config, out, "bench", 1000, workers=1, progress=False))
     kib = sum(s["bytes"] for s in manifest["shards"]) / images / 1024
     return images / wall, images / cpu, kib
 
@@ -62,7 +65,7 @@ def breakdown(size, repeats=100):
     generator = np.random.default_rng(1)
     reference, _ = sp.colour_reference(generator, size)
     mean_colour, colour_axes, decorrelated = sp.colour_pca(reference)
-    edges, cdfs = sp.histogram_cdf(*sp.histograms(decorrelated, sp.COLOUR_BINS))
+    edges, cdfs = histogram_cdf(*histograms(decorrelated, sp.COLOUR_BINS))
     amplitude = sp.spectrum_amplitude(size, 2.0, 2.0)
     image = sp.impose_spectrum(sp.START_NOISE * generator.random((3, size, size), dtype=np.float32), amplitude)
     spectrum = scipy.fft.rfft2(image)
@@ -72,12 +75,12 @@ def breakdown(size, repeats=100):
     }
     spectrum_parts = {
         "rfft2": lambda: scipy.fft.rfft2(image),
-        "impose_amplitude": lambda: sp.impose_amplitude(spectrum, amplitude),
+        "impose_amplitude": lambda: impose_amplitude(spectrum, amplitude),
     }
     once_steps = {
         "colour_reference": lambda: sp.colour_reference(np.random.default_rng(2), size),
         "colour_pca": lambda: sp.colour_pca(reference),
-        "colour targets (histograms)": lambda: sp.histogram_cdf(*sp.histograms(decorrelated, sp.COLOUR_BINS)),
+        "colour targets (histograms)": lambda: histogram_cdf(*histograms(decorrelated, sp.COLOUR_BINS)),
         "starting noise": lambda: sp.START_NOISE * generator.random((3, size, size), dtype=np.float32),
         "spectrum_amplitude": lambda: sp.spectrum_amplitude(size, 2.1, 1.9),
         "to_rgb": lambda: sp.to_rgb(image, mean_colour, colour_axes),
@@ -107,7 +110,7 @@ def png_encoding(size, images=20):
     """CPU ms and KiB of the PNG of a spectrum-color image, pinned parameters and others."""
     pixels = [sp.sample_image(key, size, "spectrum-color")[0] for key in range(images)]
     candidates = {
-        "pinned (level 1, Huffman only, Up)": sp.Spectrum.png_params,
+        "pinned (level 1, Huffman only, Up)": Spectrum.png_params,
         "level 1, RLE, Up": [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
                              cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP],
         "level 1, default strategy, Up": [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY,

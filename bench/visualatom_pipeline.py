@@ -75,7 +75,7 @@ def main(classes=40, instances=25, replay_classes=3, replay_instances=1000):
 
         class NativeOfReplayedClasses(va.VisualAtom):
             @classmethod
-            def build_class_table(cls, config, workers=1, on_progress=None):
+            def build_class_table(cls, config, parallel_map=map, on_progress=None):
                 return [{name: entry[name] for name in va.PARAMETER_NAMES} for entry in replayed["classes"]], {}
 
         same_cpu, _, _ = timed_generation({"classes": replay_classes, "instances": replay_instances},

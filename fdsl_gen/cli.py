@@ -1,4 +1,5 @@
-"""fdsl-gen: one command per dataset family, plus verify. Options and errors only."""
+"""fdsl-gen: one command per dataset family, built from the family's declarations, plus
+verify and recipes. Options and errors only."""
 import json
 import os
 import sys
@@ -7,10 +8,10 @@ import click
 
 from . import __version__
 from .errors import GenerationError, UsageError
-from .families import get_family
+from .families import family_names, get_family
 
-# Options that shape the run but not the dataset bytes; never taken from a recipe.
-RUN_ONLY = {"out", "workers", "overwrite", "quiet", "recipe", "search_only"}
+SHARD_SIZE = 1000  # samples per shard unless --shard-size says otherwise
+CLICK_TYPES = {int: click.INT, float: click.FLOAT, str: click.STRING}
 
 
 def default_workers():
@@ -20,70 +21,104 @@ def default_workers():
         return os.cpu_count() or 1
 
 
-def common_options(default_name):
-    def decorate(command):
-        options = [
-            click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder for shards and manifest."),
-            click.option("--recipe", type=click.Path(dir_okay=False), help="JSON file of options (keys as option names); flags given on the command line win."),
-            click.option("--name", default=None, help=f"Shard name prefix: NAME-000000.tar. [default: {default_name}]"),
-            click.option("--shard-size", type=int, default=None, help="Samples per shard (whole render groups). [default: 1000]"),
-            click.option("--workers", type=int, default=None, help="Worker processes. [default: all cores]"),
-            click.option("--overwrite", is_flag=True, help="Replace an existing dataset in --out instead of resuming it."),
-            click.option("--quiet", is_flag=True, help="No progress bars."),
-        ]
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
+def family_option(option):
+    """The click option of a family ``Option``. Its default stays None ("not given"), so a
+    recipe can fill it and the family's ``configure`` applies the declared default."""
+    if option.type is bool:
+        return click.Option([option.flag], is_flag=True, default=None, help=option.help_text())
+    metavar = "[" + "|".join(map(str, option.choices)) + "]" if option.choices else None
+    return click.Option([option.flag], type=CLICK_TYPES[option.type], default=None, metavar=metavar,
+                        help=option.help_text())
 
 
-def merge_recipe(options, family_name):
+def run_options(family):
+    """Options that shape the run but not the dataset's configuration."""
+    options = [
+        click.Option(["--out"], required=True, type=click.Path(file_okay=False), help="Output folder for shards and manifest."),
+        click.Option(["--recipe"], help="A published recipe by name (fdsl-gen recipes lists them) or a JSON file of "
+                                        "options (keys as option names); flags given on the command line win."),
+        click.Option(["--name"], help=f"Shard name prefix: NAME-000000.tar. [default: {family.name}]"),
+        click.Option(["--shard-size"], type=int, help=f"Samples per shard (whole render groups). [default: {SHARD_SIZE}]"),
+        click.Option(["--workers"], type=int, help="Worker processes. [default: all cores]"),
+        click.Option(["--overwrite"], is_flag=True, help="Replace an existing dataset in --out instead of resuming it."),
+        click.Option(["--quiet"], is_flag=True, help="No progress bars."),
+    ]
+    if family.labelled:
+        options.insert(1, click.Option(["--search-only"], is_flag=True,
+                                       help="Write the manifest with the class table and no images."))
+    return options
+
+
+RUN_ONLY = {"out", "recipe", "workers", "overwrite", "quiet", "search_only"}  # never taken from a recipe
+OUTPUT_OPTIONS = {"name", "shard_size"}  # shape the output, but are not the family's configuration
+
+
+def family_command(family):
+    def callback(**options):
+        run_generation(family, options)
+
+    params = [family_option(option) for option in family.options] + run_options(family)
+    return click.Command(family.name, callback=callback, params=params, help=family.help)
+
+
+def load_recipe(family, recipe):
+    """The options of ``recipe``: a name of one of the family's published recipes, or the
+    path of a JSON file."""
+    if recipe in family.recipes:
+        return dict(family.recipes[recipe])
+    if not os.path.exists(recipe):
+        known = ", ".join(family.recipes) or "none"
+        raise UsageError(f"--recipe {recipe} is neither a published {family.name} recipe ({known}; "
+                         "fdsl-gen recipes lists them) nor a file")
+    try:
+        with open(recipe) as f:
+            options = json.load(f)
+    except OSError as e:
+        raise UsageError(f"cannot read --recipe {recipe}: {e.strerror}") from None
+    except ValueError as e:
+        raise UsageError(f"--recipe {recipe} is not valid JSON: {e}") from None
+    if not isinstance(options, dict):
+        raise UsageError("--recipe must hold a JSON object of options")
+    return options
+
+
+def merge_recipe(family, options):
     """Options from --recipe, overridden by flags given on the command line."""
+    if not options.get("recipe"):
+        return options
     ctx = click.get_current_context()
     explicit = {k: v for k, v in options.items() if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+    recipe = load_recipe(family, options["recipe"])
+    if recipe.get("family", family.name) != family.name:
+        raise UsageError(f"--recipe is for family {recipe['family']!r}, not {family.name!r}")
     merged = dict(options)
-    if options.get("recipe"):
-        try:
-            with open(options["recipe"]) as f:
-                recipe = json.load(f)
-        except OSError as e:
-            raise UsageError(f"cannot read --recipe {options['recipe']}: {e.strerror}") from None
-        except ValueError as e:
-            raise UsageError(f"--recipe {options['recipe']} is not valid JSON: {e}") from None
-        if not isinstance(recipe, dict):
-            raise UsageError("--recipe must hold a JSON object of options")
-        if recipe.get("family", family_name) != family_name:
-            raise UsageError(f"--recipe is for family {recipe['family']!r}, not {family_name!r}")
-        recipe = get_family(family_name).recipe_options(recipe)
-        for key, value in recipe.items():
-            key = key.replace("-", "_")
-            if key in ("family", "description"):
-                continue
-            if key not in options or key in RUN_ONLY:
-                raise UsageError(f"--recipe has an unknown option {key!r}")
-            merged[key] = value
+    for key, value in family.recipe_options(recipe).items():
+        key = key.replace("-", "_")
+        if key in ("family", "description"):
+            continue
+        if key not in options or key in RUN_ONLY:
+            raise UsageError(f"--recipe has an unknown option {key!r}")
+        merged[key] = value
     merged.update(explicit)
     return merged
 
 
-def run_generation(family_name, options):
+def run_generation(family, options):
     from .generate import generate
 
-    options = merge_recipe(options, family_name)
-    family_cls = get_family(family_name)
-    config = family_cls.configure({k: v for k, v in options.items() if k not in RUN_ONLY | {"name", "shard_size"}})
+    options = merge_recipe(family, options)
+    config = family.configure({k: v for k, v in options.items() if k not in RUN_ONLY | OUTPUT_OPTIONS})
     workers = options["workers"] if options["workers"] is not None else default_workers()
-    shard_size = options["shard_size"] if options["shard_size"] is not None else 1000
+    shard_size = options["shard_size"] if options["shard_size"] is not None else SHARD_SIZE
     if workers < 1:
         raise UsageError(f"--workers must be positive, got {workers}")
     if shard_size < 1:
         raise UsageError(f"--shard-size must be positive, got {shard_size}")
-    name = options["name"] or family_name
-    if not name or any(c in name for c in "/.{}") or name != name.strip():
+    name = options["name"] or family.name
+    if not isinstance(name, str) or not name or any(c in name for c in "/.{}") or name != name.strip():
         raise UsageError(f"--name {name!r} must be a plain name (no '/', '.', braces or surrounding spaces)")
     manifest = generate(
-        family_cls,
+        family,
         config,
         options["out"],
         name,
@@ -107,104 +142,24 @@ def run_generation(family_name, options):
         click.echo(f"class table of {manifest['num_classes']} classes: {os.path.join(options['out'], 'manifest.json')}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class FamilyGroup(click.Group):
+    """The group whose family commands are built, when asked for, from the family classes
+    (importing only the family a command needs)."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(family_names()))
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is None and name in family_names():
+            command = family_command(get_family(name))
+        return command
+
+
+@click.group(cls=FamilyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="fdsl-gen")
 def cli():
     """Render formula-driven pre-training datasets into WebDataset shards."""
-
-
-@cli.command()
-@click.option("--classes", type=int, default=None, help="Number of categories. [default: 1000, or all of --params]")
-@click.option("--filling-rate", type=float, default=None, help="Search threshold: fraction of a 512 px canvas a category must fill. [default: 0.2]")
-@click.option("--seed", type=int, default=None, help="Search seed (numpy legacy RandomState); also seeds patch masks and sample order. [default: 1]")
-@click.option("--search-points", type=int, default=None, help="Chaos-game points per search candidate. [default: 100000]")
-@click.option("--params", type=click.Path(exists=True), default=None, help="Skip the search: class tables from an fdsl manifest or a folder of reference CSVs.")
-@click.option("--search-only", is_flag=True, help="Write the manifest with the class table and no images.")
-@click.option("--image-size", type=int, default=None, help="Image side in pixels. [default: 362]")
-@click.option("--points", type=int, default=None, help="Chaos-game points per render. [default: 200000]")
-@click.option("--pad", type=int, default=None, help="Padding in pixels. [default: 6]")
-@click.option("--weight-step", type=float, default=None, help="Step of the 25 weight variants, in (0, 0.5]. [default: 0.4]")
-@click.option("--draw", type=click.Choice(["patch", "point"]), default=None, help="Patch (3x3 random masks) or point rendering. [default: patch]")
-@click.option("--draws", type=int, default=None, help="Patch draws per weight variant. [default: 10 patch, 1 point]")
-@click.option("--instances", type=int, default=None, help="Images per class, at most 25 x draws x 4 flips. [default: all]")
-@common_options("fractaldb")
-def fractaldb(**options):
-    """FractalDB: IFS fractal categories (Kataoka et al., ACCV 2020).
-
-    Example: fdsl-gen fractaldb --recipe manifests/fractaldb-1k.json --out shards/fractaldb-1k
-    """
-    run_generation("fractaldb", options)
-
-
-@cli.command()
-@click.option("--mode", type=click.Choice(["native", "replay"]), default=None,
-              help="native: every class and instance seeded from --seed alone. replay: the reference script's "
-              "random streams, pixel for pixel. [default: native; replay for a recipe of reference argument names]")
-@click.option("--classes", type=int, default=None, help="Number of classes (numof_classes). [default: 1000]")
-@click.option("--instances", type=int, default=None, help="Images per class (numof_instances). [default: 1000]")
-@click.option("--seed", type=int, default=None, help="Dataset seed: class and instance streams in native mode, and the sample order. [default: 0]")
-@click.option("--image-size", type=int, default=None, help="Image side in pixels, at least 16. [default: 512]")
-@click.option("--vertex-num-min", type=int, default=None, help="Vertices per orbit q drawn from [MIN, MAX]. [default: 200]")
-@click.option("--vertex-num-max", type=int, default=None, help="[default: 1000]")
-@click.option("--line-num-min", type=int, default=None, help="Orbits per image K drawn from [MIN, MAX]. [default: 1]")
-@click.option("--line-num-max", type=int, default=None, help="[default: 200]")
-@click.option("--perlin-min", type=float, default=None, help="Noise coefficient eta drawn from [P, P + 4]. [default: 0]")
-@click.option("--line-width", type=float, default=None, help="Outward step per orbit w drawn from [0, W]; lines are always 1 px. [default: 0.1]")
-@click.option("--radius-min", type=int, default=None, help="Start radius r0 (px) drawn from [R, R + 50]. [default: 10]")
-@click.option("--oval-rate", type=float, default=None, help="Oval stretches ox, oy drawn from [1, O]. [default: 2]")
-@click.option("--start-pos", type=int, default=None, help="Nucleus on each axis: (size + randint(-S, S)) / 2. [default: 512]")
-@click.option("--nami-1-min", type=int, default=None, help="First wave frequency n1 drawn from [MIN, MAX]. [default: 0]")
-@click.option("--nami-1-max", type=int, default=None, help="[default: 20]")
-@click.option("--nami-2-min", type=int, default=None, help="Second wave frequency n2 drawn from [MIN, MAX], redrawn while equal to a nonzero n1. [default: 0]")
-@click.option("--nami-2-max", type=int, default=None, help="[default: 20]")
-@click.option("--threads", type=int, default=None, help="Replay: processes of the reference run (numof_thread); leftover classes are not rendered, as there. [default: 20]")
-@click.option("--start-class", type=int, default=None, help="Replay: number of the first class (start_class). [default: 0]")
-@common_options("visualatom")
-def visualatom(**options):
-    """VisualAtom: orbits of sinusoidal waves (Takashima et al., CVPR 2023).
-
-    A --recipe whose keys are the reference script's argument names (numof_classes,
-    numof_thread, vertex_num_min, ...) selects replay mode; missing keys take the published
-    launch-script values.
-
-    \b
-    Examples:
-      fdsl-gen visualatom --classes 1000 --instances 1000 --seed 0 --out shards/va-1k
-      fdsl-gen visualatom --recipe manifests/visualatom-1k.json --out shards/visualatom-1k
-    """
-    run_generation("visualatom", options)
-
-
-@cli.command()
-@click.option("--shape", default=None, help="Leaf shape: square, oriented (oriented_square), circle, rectangle, triangle, quadrilater, or mixed (a random one per leaf). [default: square]")
-@click.option("--textured", is_flag=True, default=None, help="Dead leaves - Textures: each colour region shows a Spectrum+Color+WMM texture.")
-@click.option("--texture-pool", type=int, default=None, help="With --textured: textures to draw regions' textures from (each worker renders those it uses, ~1 s each). [default: 1000]")
-@click.option("--images", type=int, default=None, help="Number of images. [default: 1300000]")
-@click.option("--image-size", type=int, default=None, help="Image side in pixels, at least 32. [default: 256]")
-@click.option("--seed", type=int, default=None, help="Image i is the reference image for seed i + SEED; also seeds textures and the sample order. [default: 0]")
-@common_options("deadleaves")
-def deadleaves(**options):
-    """Dead leaves (Baradad et al., NeurIPS 2021), unlabelled: each image is the reference
-    script's image for its seed, pixel for pixel.
-
-    Example: fdsl-gen deadleaves --shape mixed --images 1300000 --out shards/deadleaves-mixed
-    """
-    run_generation("deadleaves", options)
-
-
-@cli.command()
-@click.option("--model", default=None, help="spectrum, spectrum-color or spectrum-color-wmm (wavelet marginals, ~0.8 s per 256 px image). [default: spectrum-color-wmm]")
-@click.option("--images", type=int, default=None, help="Number of images. [default: 1300000]")
-@click.option("--image-size", type=int, default=None, help="Image side in pixels, at least 32. [default: 256]")
-@click.option("--seed", type=int, default=None, help="Dataset seed: every image's draws and the sample order. [default: 0]")
-@common_options("spectrum")
-def spectrum(**options):
-    """Statistical image models (Baradad et al., NeurIPS 2021), unlabelled: random 1/f
-    spectra, colour distributions and wavelet marginals.
-
-    Example: fdsl-gen spectrum --model spectrum-color --images 1300000 --out shards/spectrum-color
-    """
-    run_generation("spectrum", options)
 
 
 @cli.command()
@@ -212,7 +167,9 @@ def spectrum(**options):
 @click.option("--workers", type=int, default=None, help="Processes. [default: all cores]")
 @click.option("--no-decode", is_flag=True, help="Check sizes and sha256 only, not every sample.")
 def verify(directory, workers, no_decode):
-    """Check every shard in DIRECTORY against its manifest (count, size, sha256, decoding)."""
+    """Check every shard in DIRECTORY against its manifest (count, size, sha256, decoding).
+
+    Exit status: 0 all good, 1 bad shards (named), 2 not an fdsl dataset."""
     from .verify import verify as verify_output
 
     problems, manifest = verify_output(directory, workers or default_workers(), decode=not no_decode)
@@ -222,6 +179,26 @@ def verify(directory, workers, no_decode):
         bad = sorted({where for where, _ in problems})
         raise GenerationError(f"{len(bad)} bad: {' '.join(bad)}")
     click.echo(f"OK {len(manifest['shards'])} shards, {manifest['num_samples']} samples: {directory}")
+
+
+@cli.command()
+@click.argument("name", required=False)
+def recipes(name):
+    """List the published recipes, or print recipe NAME as JSON (to save and edit).
+
+    Use one with: fdsl-gen FAMILY --recipe NAME --out DIR"""
+    published = {recipe: (family, options) for family in map(get_family, family_names())
+                 for recipe, options in family.recipes.items()}
+    if name is None:
+        width = max(map(len, published), default=0)
+        family_width = max((len(family.name) for family, _ in published.values()), default=0)
+        for recipe, (family, options) in sorted(published.items()):
+            summary = options.get("description", "").split(": ")[0]
+            click.echo(f"{recipe:<{width}}  {family.name:<{family_width}}  {summary}")
+        return
+    if name not in published:
+        raise UsageError(f"no published recipe {name!r}; known: {', '.join(sorted(published))}")
+    click.echo(json.dumps(published[name][1], indent=1))
 
 
 def main(argv=None):

@@ -3,10 +3,11 @@
 Rerunning the same command on the same --out resumes it: the class table is taken from the
 manifest, shards whose stats file and tar are both present are kept, the rest are rendered.
 """
+import contextlib
+import fcntl
 import json
 import os
 import re
-import shutil
 
 import tqdm
 
@@ -16,6 +17,8 @@ from .errors import GenerationError, UsageError
 from .plan import Plan
 from .shards import TMP_SUFFIX, shard_name
 from .worker import STATE_DIR, stats_path
+
+LOCK = "lock"  # in STATE_DIR: held by the run that writes the folder
 
 
 def _own_files(out, names):
@@ -28,7 +31,17 @@ def _own_files(out, names):
 def _clear(out, names):
     for f in _own_files(out, names):
         os.remove(os.path.join(out, f))
-    shutil.rmtree(os.path.join(out, STATE_DIR), ignore_errors=True)
+    state = os.path.join(out, STATE_DIR)
+    for f in os.listdir(state):
+        if f != LOCK:  # the lock file stays: this run holds it
+            os.remove(os.path.join(state, f))
+
+
+def _remove_temporaries(out):
+    for folder in (out, os.path.join(out, STATE_DIR)):
+        for f in os.listdir(folder):
+            if f.endswith(TMP_SUFFIX):
+                os.remove(os.path.join(folder, f))
 
 
 def _differences(old, new):
@@ -36,8 +49,8 @@ def _differences(old, new):
     return [k for k in keys if old.get(k) != new.get(k)]
 
 
-def prepare_out(out, run_config, overwrite):
-    """Make ``out`` ready; return the existing manifest when this run resumes it."""
+def make_out(out):
+    """Create ``out`` and its state folder, and check that it can be written."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out} exists and is not a folder")
     try:
@@ -48,6 +61,31 @@ def prepare_out(out, run_config, overwrite):
         os.remove(probe)
     except OSError as e:
         raise UsageError(f"cannot write to --out {out}: {e.strerror}") from None
+
+
+@contextlib.contextmanager
+def output_lock(out):
+    """Hold an advisory lock on ``out`` for the run, so that a second fdsl-gen writing the same
+    folder is refused. The kernel drops the lock when its process ends, however it ends, so a
+    killed run never blocks the next one. (flock: local file systems; not every network file
+    system honours it.)"""
+    descriptor = os.open(os.path.join(out, STATE_DIR, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UsageError(f"--out {out} is being written by another fdsl-gen (pid {holder}); "
+                             "wait for it to finish or stop it, then rerun") from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def prepare_out(out, run_config, overwrite):
+    """Make the locked ``out`` ready; return the existing manifest when this run resumes it."""
     existing = manifests.read(out)
     name = run_config["name"]
     if existing is None:
@@ -61,7 +99,6 @@ def prepare_out(out, run_config, overwrite):
     elif existing.get("config") != run_config:
         changed = ", ".join(_differences(existing.get("config", {}), run_config))
         raise UsageError(f"--out {out} holds a dataset made with a different configuration ({changed}); pass --overwrite to replace it")
-    os.makedirs(os.path.join(out, STATE_DIR), exist_ok=True)
     return existing
 
 
@@ -80,8 +117,15 @@ def _completed_stats(out, file_name):
 
 def generate(family_cls, config, out, name, shard_size, workers, overwrite=False, search_only=False, progress=True):
     """Run (or resume) a generation; returns the final manifest."""
+    make_out(out)
+    with output_lock(out):
+        return _generate(family_cls, config, out, name, shard_size, workers, overwrite, search_only, progress)
+
+
+def _generate(family_cls, config, out, name, shard_size, workers, overwrite, search_only, progress):
     run_config = dict(config, family=family_cls.name, name=name, shard_size=shard_size)
     existing = prepare_out(out, run_config, overwrite)
+    parallel_map = local.thread_map(workers)
     if existing is not None:
         class_table, class_source = existing.get("classes"), existing["class_source"]
     else:
@@ -91,7 +135,7 @@ def generate(family_cls, config, out, name, shard_size, workers, overwrite=False
                 bar.update(accepted - bar.n)
                 bar.set_postfix(candidates=examined, refresh=False)
 
-            class_table, class_source = family_cls.build_class_table(config, workers, on_search)
+            class_table, class_source = family_cls.build_class_table(config, parallel_map, on_search)
     family = family_cls(config, class_table)
     plan = Plan(family.num_classes, family.instances_per_class, family.group_size, shard_size, config["seed"])
     status = manifests.SEARCH_ONLY if search_only else manifests.IN_PROGRESS
@@ -100,12 +144,11 @@ def generate(family_cls, config, out, name, shard_size, workers, overwrite=False
     if search_only:
         return manifests.read(out)
 
+    family.prepare(parallel_map)
     shard_index = {shard_name(name, s): s for s in range(plan.num_shards)}
     stats = {s: _completed_stats(out, f) for f, s in shard_index.items()}
     pending = [s for s, st in stats.items() if st is None]
-    for f in os.listdir(out):
-        if f.endswith(TMP_SUFFIX):
-            os.remove(os.path.join(out, f))
+    _remove_temporaries(out)
     if pending and existing is not None and existing["status"] == manifests.COMPLETE:
         manifests.write(out, manifests.build(family, run_config, class_source, plan, manifests.IN_PROGRESS))
 
@@ -116,7 +159,11 @@ def generate(family_cls, config, out, name, shard_size, workers, overwrite=False
             stats[shard_index[shard_stats["file"]]] = shard_stats
             bar.update(shard_stats["samples"])
 
-        local.run(family, plan, out, name, pending, workers, on_done)
+        try:
+            local.run(family, plan, out, name, pending, workers, on_done)
+        except BaseException:
+            _remove_temporaries(out)  # of workers stopped mid-write
+            raise
 
     shards = [stats[s] for s in range(plan.num_shards)]
     if any(s is None for s in shards) or sum(s["samples"] for s in shards) != plan.num_samples:

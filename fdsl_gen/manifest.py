@@ -59,10 +59,19 @@ def read(out):
     if not os.path.exists(path):
         return None
     try:
-        with open(path) as f:
+        return read_file(path)
+    except OSError as e:
+        raise GenerationError(f"{path} is unreadable: {e.strerror}") from None
+
+
+def read_file(path):
+    """The manifest in the file ``path``: OSError if it cannot be opened, GenerationError if
+    it is not an fdsl manifest."""
+    with open(path) as f:
+        try:
             manifest = json.load(f)
-    except (OSError, ValueError) as e:
-        raise GenerationError(f"{path} is unreadable: {e}") from None
+        except ValueError as e:
+            raise GenerationError(f"{path} is unreadable: {e}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise GenerationError(f"{path} is not an fdsl manifest")
     return manifest

@@ -7,14 +7,11 @@ import numpy as np
 
 from .raster.seed_sequence import entropy_words, generate_state
 
+# The plan's streams; each family declares its own (Family.streams), and registration checks
+# that no two streams share a purpose.
 ORDER = 1  # permutation of render groups across the dataset
 SHARD_SHUFFLE = 2  # order of the samples inside one shard
-PATCH_MASKS = 3  # FractalDB patch masks of one render
-VISUALATOM_CLASS = 4  # VisualAtom native mode: the stream of one class's parameters
-VISUALATOM_INSTANCE = 5  # VisualAtom native mode: the stream of one instance (nucleus, orbits)
-SPECTRUM_IMAGE = 6  # statistical image models: every draw of one image
-DEAD_LEAVES_TEXTURE = 7  # textured dead leaves: texture k of the dataset's texture pool
-DEAD_LEAVES_TEXTURE_CHOICE = 8  # textured dead leaves: the textures given to one image's regions
+PLAN_STREAMS = {"order": ORDER, "shard_shuffle": SHARD_SHUFFLE}
 
 
 def derive_key(seed, purpose, *ids):

@@ -11,6 +11,8 @@ import os
 import cv2
 import numpy as np
 
+from .errors import OutputError
+
 # Pinned encoder settings. No row filter plus zlib's run-length strategy is both the fastest
 # and the smallest choice measured for sparse synthetic images (bench/fractaldb_render.py).
 PNG_PARAMS = [
@@ -95,13 +97,23 @@ def write_tar(file, samples):
 
 def write_atomic(path, write):
     """Create ``path`` whole or not at all: ``write(file)`` fills a temporary file, which is
-    fsynced and renamed. ``write`` may also be bytes. Returns what ``write`` returned."""
+    fsynced and renamed. ``write`` may also be bytes. Returns what ``write`` returned.
+
+    An I/O fault (no space, an I/O error, permission lost) removes the temporary file and
+    raises OutputError, which says how to resume."""
     tmp = path + TMP_SUFFIX
-    with open(tmp, "wb") as f:
-        result = f.write(write) if isinstance(write, bytes) else write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            result = f.write(write) if isinstance(write, bytes) else write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass  # never created, or the folder itself is gone
+        raise OutputError.writing(path, e) from None
     return result
 
 

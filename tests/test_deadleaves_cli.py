@@ -9,9 +9,8 @@ import pytest
 from PIL import Image
 
 from fdsl_cli import read_samples, read_shards, run_cli, usage_error
-from fdsl_gen import rng
+from fdsl_gen import rng, statistical
 from fdsl_gen.families import deadleaves as dl
-from fdsl_gen.families import spectrum
 
 
 def decoded(out):
@@ -69,7 +68,8 @@ def test_textured_leaves_are_pool_textures_and_reproducible(capsys, tmp_path):
     assert run_cli(capsys, *args, "--out", tmp_path / "b")[0] == 0
     assert read_shards(tmp_path / "a") == read_shards(tmp_path / "b")
 
-    pool = [spectrum.sample_image(rng.derive_key(5, rng.DEAD_LEAVES_TEXTURE, k), 32, "spectrum-color-wmm")[0] for k in range(2)]
+    texture_stream = dl.DeadLeaves.streams["texture"]
+    pool = [statistical.sample_image(rng.derive_key(5, texture_stream, k), 32, "spectrum-color-wmm")[0] for k in range(2)]
     assert not np.array_equal(pool[0], pool[1])
     for index, (image, meta) in decoded(tmp_path / "a").items():
         leaves = dl.paint_dead_leaves(index + 5, 32, "square")
@@ -79,6 +79,7 @@ def test_textured_leaves_are_pool_textures_and_reproducible(capsys, tmp_path):
         for region, texture in enumerate(meta["textures"]):
             inside = regions == region
             assert np.array_equal(image[inside], pool[texture][inside])
+        assert np.array_equal(dl.DeadLeaves.render_sample(meta), image)  # from its .json alone
 
 
 @pytest.mark.parametrize("args, message", [

@@ -16,9 +16,23 @@ from fdsl_cli import cli_command, read_shards, run_cli, run_subprocess, tar_samp
 SMALL = ["--classes", 3, "--instances", 12, "--image-size", 64, "--points", 5000, "--search-points", 5000]
 
 
+def write_class_tables(folder, count):
+    """``count`` small IFS class tables as reference CSVs (a,b,c,d,e,f,p rows): 2 to 4 maps
+    whose linear parts, in [-0.35, 0.35], are contractions, p proportional to |det| + 0.05."""
+    folder.mkdir()
+    generator = np.random.default_rng(2020)
+    for index in range(count):
+        maps = generator.uniform(-0.35, 0.35, size=(int(generator.integers(2, 5)), 6))
+        maps[:, 4:] *= 3  # translations spread the attractor
+        weight = np.abs(maps[:, 0] * maps[:, 3] - maps[:, 1] * maps[:, 2]) + 0.05
+        rows = np.column_stack([maps, weight / weight.sum()])
+        np.savetxt(folder / f"{index:05d}.csv", rows, delimiter=",", fmt="%.18e")
+    return str(folder)
+
+
 @pytest.fixture(scope="module")
-def params(golden):
-    return os.path.join(golden, "fractaldb", "search_seed1")
+def params(tmp_path_factory):
+    return write_class_tables(tmp_path_factory.mktemp("tables") / "csv", 20)
 
 
 def small_args(params, out, *extra):
@@ -113,9 +127,7 @@ def test_recipe_supplies_options_and_flags_override(capsys, tmp_path, params):
 
 
 def test_published_recipe_is_fractaldb_1k():
-    recipe_path = os.path.join(os.path.dirname(__file__), "..", "manifests", "fractaldb-1k.json")
-    with open(recipe_path) as f:
-        recipe = json.load(f)
+    recipe = fractaldb.FractalDB.recipes["fractaldb-1k"]
     options = {k: v for k, v in recipe.items() if k not in ("family", "description", "name")}
     config = fractaldb.FractalDB.configure(options)
     assert config["classes"] == 1000 and config["seed"] == 1 and config["filling_rate"] == 0.2

@@ -1,4 +1,4 @@
-"""FractalDB compat mode against the reference scripts' outputs and numpy's legacy RNG."""
+"""FractalDB compat mode against the reference scripts' outputs: the published search and point renders."""
 import glob
 import os
 
@@ -6,44 +6,26 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fdsl_gen.engines.local import thread_map
 from fdsl_gen.families import fractaldb
-from fdsl_gen.raster import ifs, mt19937
-
-
-def test_mt19937_replays_numpy_legacy_stream():
-    reference = np.random.RandomState(7)
-    state = mt19937.legacy_state(7)
-    for step in range(300):
-        assert mt19937.legacy_randint(state, 2, 8) == reference.randint(2, 8)
-        assert mt19937.legacy_randint(state, 0, 1000) == reference.randint(0, 1000)
-        expected = reference.uniform(-1.0, 1.0, 6)
-        assert [-1.0 + 2.0 * mt19937.next_double(state) for _ in range(6)] == expected.tolist()
-        count = 1 + step % 700  # crosses the 624-word boundary at every offset
-        if step % 2:
-            draws = np.empty(count)
-            mt19937.fill_doubles(state, draws)
-            assert np.array_equal(draws, reference.random_sample(count))
-        else:
-            mt19937.skip(state, 2 * count)
-            reference.random_sample(count)
 
 
 def test_search_reproduces_published_first_50_classes(golden):
     paths = sorted(glob.glob(os.path.join(golden, "fractaldb", "search_seed1", "*.csv")))
     assert len(paths) == 50
-    tables, examined = fractaldb.search_classes(50, 0.2, 1, 100_000, workers=2)
+    tables, examined = fractaldb.search_classes(50, 0.2, 1, 100_000, thread_map(2))
     for path, table in zip(paths, tables):
         expected = np.loadtxt(path, delimiter=",", ndmin=2)
         assert table.shape == expected.shape, path
         assert np.array_equal(table, expected), path  # value for value, floats exact
     # the 50th class is the last accepted candidate: nothing after it was counted
-    assert examined == fractaldb.search_classes(50, 0.2, 1, 100_000, workers=1)[1]
+    assert examined == fractaldb.search_classes(50, 0.2, 1, 100_000)[1]
 
 
 def test_search_other_settings_differ_and_are_deterministic():
-    a, _ = fractaldb.search_classes(3, 0.05, 5, 20_000, workers=2)
-    b, _ = fractaldb.search_classes(3, 0.05, 5, 20_000, workers=1)
-    c, _ = fractaldb.search_classes(3, 0.05, 6, 20_000, workers=1)
+    a, _ = fractaldb.search_classes(3, 0.05, 5, 20_000, thread_map(2))
+    b, _ = fractaldb.search_classes(3, 0.05, 5, 20_000)
+    c, _ = fractaldb.search_classes(3, 0.05, 6, 20_000)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[0], c[0])
 
@@ -72,44 +54,11 @@ def test_weight_rows_are_the_reference_decimal_literals():
     assert fractaldb.weight_multipliers(0.0125)[0, 0] == 0.975
 
 
-def test_nan_trimming_follows_the_reference():
-    xs = np.arange(300, dtype=float)
-    ys = np.arange(300, dtype=float)
-    xs[250:] = np.nan
-    columns, rows, diverged = ifs.points_to_pixels(xs, ys, 64, 2, np.zeros(4), False)
-    assert diverged
-    kept = columns >= 0
-    assert kept[:150].all() and not kept[150:].any()  # NaNs and the 100 points before them
-
-
 def test_diverging_system_is_flagged_and_keeps_its_finite_points():
     table = np.array([[2.0, 0.0, 0.0, 2.0, 1.0, 1.0, 1.0]])  # x' = 2x + 1: overflows to inf
     images, diverged = fractaldb.render(table, np.ones(6), 64, 2, 5000)
     assert diverged
     assert images[0].any()
-
-
-def test_patch_masks_are_seeded_and_never_empty():
-    masks = np.array([ifs.patch_mask(np.uint64(12345), i) for i in range(5000)])
-    assert masks.min() >= 1 and masks.max() <= 511
-    assert len(np.unique(masks)) > 450
-    again = np.array([ifs.patch_mask(np.uint64(12345), i) for i in range(5000)])
-    assert np.array_equal(masks, again)
-    other = np.array([ifs.patch_mask(np.uint64(54321), i) for i in range(5000)])
-    assert not np.array_equal(masks, other)
-
-
-def test_patch_overwrites_the_block_right_of_and_below_each_point():
-    canvas = np.zeros((16, 16), dtype=np.uint8)
-    canvas[5:8, 5:8] = 9  # previous content is overwritten, zeros included
-    columns = np.array([4], dtype=np.int32)
-    rows = np.array([4], dtype=np.int32)
-    ifs.draw_patches(canvas, columns, rows, 127, np.uint64(3))
-    mask = ifs.patch_mask(np.uint64(3), 0)
-    expected = np.array([127 if (mask >> k) & 1 else 0 for k in range(9)], dtype=np.uint8).reshape(3, 3)
-    assert np.array_equal(canvas[5:8, 5:8], expected)
-    canvas[5:8, 5:8] = 0
-    assert not canvas.any()
 
 
 @pytest.mark.parametrize("rate", [0.2, 0.1, 1.0, 1e-9])

@@ -8,14 +8,6 @@ from fdsl_gen import rng
 from fdsl_gen.plan import Plan
 
 
-@pytest.mark.parametrize("ids", [(0, 1), (1, 4, 0), (0, 5, 20999, 999), (2**64 - 1, 6, 2**40), (7, 3, 1, 2, 3, 4, 5),
-                                 (3**50, 2)])
-def test_derive_key_is_numpys_seed_sequence(ids):
-    # one to many entropy words, fewer and more words than the pool of 4
-    words = np.random.SeedSequence(list(ids)).generate_state(2, dtype=np.uint32)
-    assert rng.derive_key(*ids) == (int(words[0]) << 32) | int(words[1])
-
-
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 64, 1000, 4097])
 def test_permute_is_a_bijection(size):
     result = rng.permute(np.arange(size), size, key=99)

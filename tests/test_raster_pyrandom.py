@@ -71,3 +71,11 @@ def test_fill_uniform_matches_a_list_of_draws():
 def test_bit_length():
     for n in [0, 1, 2, 3, 255, 256, 1025, 2**31, 2**62]:
         assert pyrandom.bit_length(n) == n.bit_length()
+
+
+def test_randbelow_replays_random_choice():
+    for seed in (0, 1, 12345):
+        py_random = stdlib_random.Random(seed)
+        expected = [py_random.choice(range(6)) for _ in range(2000)]
+        state = python_state(seed)
+        assert [pyrandom.randbelow(state, 6) for _ in range(2000)] == expected

@@ -12,7 +12,6 @@ from PIL import Image
 from fdsl_cli import read_shards, run_cli, tar_samples, usage_error
 from fdsl_gen.families import visualatom as va
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Small, quick native images: ranges scaled down with the canvas.
 SMALL = ["--classes", 3, "--instances", 5, "--image-size", 48, "--start-pos", 48, "--radius-min", 4,
          "--vertex-num-min", 20, "--vertex-num-max", 60, "--line-num-max", 12]
@@ -172,8 +171,7 @@ def test_shards_load_with_webdataset(capsys, tmp_path):
 
 
 def test_published_recipe_is_visualatom_1k():
-    with open(os.path.join(REPO, "manifests", "visualatom-1k.json")) as f:
-        recipe = json.load(f)
+    recipe = va.VisualAtom.recipes["visualatom-1k"]
     options = va.VisualAtom.recipe_options(recipe)
     config = va.VisualAtom.configure({k: v for k, v in options.items() if k not in ("family", "description", "name")})
     assert config["mode"] == "replay" and options["name"] == "visualatom-1k"

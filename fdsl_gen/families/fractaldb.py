@@ -7,21 +7,17 @@ Instance enumeration within a class: instance k is flip k % 4 of render k // 4, 
 is weight row j % 25 of draw j // 25. So the first 100 instances are one draw of every weight
 variant in all four flips (the point-mode set), the next 100 the second draw, and so on.
 """
-import csv
-import json
 import math
 import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import lru_cache
 
 import numpy as np
 
-from .. import rng
+from ..class_tables import read_csv_folder, read_manifest_classes
 from ..errors import UsageError
 from ..raster import ifs, mt19937
-from .base import Family, register_family, with_defaults
+from .base import Family, Option, register_family, seed_option
 
 WEIGHT_ROWS = 25
 FLIPS = 4
@@ -30,22 +26,6 @@ SEARCH_PAD = 6  # ... with this padding
 SELECTION_SEED = 100  # every render reuses RandomState(100) for its map selections
 POINT_VALUE = 127
 SEARCH_BATCH = 256  # candidates per evaluation task
-
-DEFAULTS = {
-    "classes": None,  # 1000 when searching; all of --params otherwise
-    "filling_rate": 0.2,
-    "seed": 1,
-    "search_points": 100_000,
-    "image_size": 362,
-    "points": 200_000,
-    "pad": 6,
-    "weight_step": 0.4,
-    "draw": "patch",
-    "draws": None,  # 10 in patch mode, 1 in point mode
-    "instances": None,  # all: 25 weight rows x draws x 4 flips
-    "params": None,
-}
-
 
 def weight_multipliers(step):
     """The 25 x 6 weight rows of the reference weight file for ``step``, in its row order.
@@ -83,36 +63,38 @@ def _min_filled_pixels(filling_rate, size):
     return count
 
 
-def search_classes(num_classes, filling_rate, seed, points, workers=1, on_progress=None):
-    """The reference category search: returns ``num_classes`` accepted tables (N x 7 arrays).
+def search_classes(num_classes, filling_rate, seed, points, parallel_map=map, on_progress=None):
+    """The reference category search: returns (``num_classes`` accepted tables as N x 7
+    arrays, candidates examined).
 
     The stream is replayed sequentially and cheaply (numbers drawn, selection draws only
-    twisted over); each batch of candidates is then evaluated on a thread (the kernels
-    release the GIL), with an early stop of each fill count."""
+    twisted over), a batch of candidates at a time; ``parallel_map`` evaluates the batches
+    (the kernels release the GIL), each fill count stopping early."""
     state = mt19937.legacy_state(seed)
     enough = _min_filled_pixels(filling_rate, SEARCH_SIZE)
+
+    def candidate_batches():
+        while True:
+            yield ifs.draw_candidates(state, SEARCH_BATCH, points)
+
+    def evaluate(batch):
+        tables, map_counts, states = batch
+        return tables, map_counts, ifs.filled_enough(tables, map_counts, states, points, SEARCH_SIZE, SEARCH_PAD, enough)
+
     accepted = []
     examined = 0
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        in_flight = deque()
-        while len(accepted) < num_classes:
-            while len(in_flight) < 2 * max(1, workers):
-                tables, map_counts, states = ifs.draw_candidates(state, SEARCH_BATCH, points)
-                verdict = pool.submit(
-                    ifs.filled_enough, tables, map_counts, states, points, SEARCH_SIZE, SEARCH_PAD, enough
-                )
-                in_flight.append((tables, map_counts, verdict))
-            tables, map_counts, verdict = in_flight.popleft()
-            for k in np.flatnonzero(verdict.result()):
-                if len(accepted) < num_classes:
-                    accepted.append(tables[k, : map_counts[k]].copy())
-                    examined_here = int(k) + 1
-            examined += SEARCH_BATCH if len(accepted) < num_classes else examined_here
+    verdicts = parallel_map(evaluate, candidate_batches())
+    try:
+        for tables, map_counts, verdict in verdicts:
+            for k in np.flatnonzero(verdict):
+                accepted.append(tables[k, : map_counts[k]].copy())
+                if len(accepted) == num_classes:
+                    return accepted, examined + int(k) + 1
+            examined += SEARCH_BATCH
             if on_progress is not None:
                 on_progress(len(accepted), examined)
-        for _, _, verdict in in_flight:
-            verdict.cancel()
-    return accepted, examined
+    finally:
+        getattr(verdicts, "close", lambda: None)()  # stop an engine's map from working ahead
 
 
 def _check_table(table, where):
@@ -128,70 +110,106 @@ def _check_table(table, where):
 
 def load_params(path):
     """Class tables from an fdsl manifest or a folder of reference CSVs (sorted by file name)."""
-    path = os.fspath(path)
     if os.path.isdir(path):
-        names = sorted(n for n in os.listdir(path) if n.endswith(".csv"))
-        if not names:
-            raise UsageError(f"malformed --params: no .csv files in {path}")
-        tables = []
-        for name in names:
-            try:
-                with open(os.path.join(path, name), newline="") as f:
-                    rows = [[float(v) for v in row] for row in csv.reader(f) if row]
-                table = np.array(rows, dtype=np.float64)
-            except ValueError as e:
-                raise UsageError(f"malformed --params: {name}: {e}") from None
-            tables.append(_check_table(table, name))
-        return tables
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-        entries = manifest["classes"]
-        if manifest.get("family") != "fractaldb":
-            raise UsageError(f"malformed --params: {path} is not a FractalDB manifest")
-        tables = [np.array(entry["params"], dtype=np.float64) for entry in entries]
-    except OSError as e:
-        raise UsageError(f"cannot read --params {path}: {e.strerror}") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"malformed --params: {path}: {e}") from None
-    if not tables:
-        raise UsageError(f"malformed --params: {path} has no classes")
-    return [_check_table(t, f"{path} class {i}") for i, t in enumerate(tables)]
+        return [_check_table(table, name) for name, table in read_csv_folder(path, "--params")]
+    tables = []
+    for index, entry in enumerate(read_manifest_classes(path, "fractaldb", "--params")):
+        where = f"{path} class {index}"
+        try:
+            table = np.array(entry["params"], dtype=np.float64)
+        except (ValueError, KeyError, TypeError) as e:
+            raise UsageError(f"malformed --params: {where}: {e!r}") from None
+        tables.append(_check_table(table, where))
+    return tables
+
+
+def _in(low, high, closed_low=False):
+    """A check that a number lies in (low, high] (or [low, high])."""
+    def check(value):
+        inside = (low <= value if closed_low else low < value) and value <= high
+        return None if inside else f"must be in {'[' if closed_low else '('}{low}, {high}], got {value}"
+    return check
+
+
+RECIPES = {
+    "fractaldb-1k": {
+        "family": "fractaldb",
+        "description": "FractalDB-1k as published (Kataoka et al., ACCV 2020): categories searched with seed 1 at "
+                       "filling rate 0.2 with 100,000 points; 362 px images of 200,000 points; 25 weight variants "
+                       "(step 0.4) x 10 patch draws x 4 flips = 1,000 images per class.",
+        "name": "fractaldb-1k",
+        "classes": 1000, "filling_rate": 0.2, "seed": 1, "search_points": 100000, "image_size": 362,
+        "points": 200000, "pad": 6, "weight_step": 0.4, "draw": "patch", "draws": 10,
+    },
+}
+
+
+def render(table, weights, size, pad, points, mask_key=None):
+    """The four flips of one render of a class table scaled by one weight row.
+
+    Point mode when ``mask_key`` is None, patch mode otherwise. Returns (images, diverged)."""
+    maps = table[:, :6] * weights
+    cumulative = ifs.selection_table(table[:, 6])
+    xs = np.empty(points)
+    ys = np.empty(points)
+    bounds, finite = ifs.chaos_game(maps, cumulative, selection_draws(points), xs, ys)
+    columns, rows, diverged = ifs.points_to_pixels(xs, ys, size, pad, bounds, finite)
+    canvas = np.zeros((size, size), dtype=np.uint8)
+    if mask_key is None:
+        ifs.draw_points(canvas, columns, rows, POINT_VALUE)
+    else:
+        ifs.draw_patches(canvas, columns, rows, POINT_VALUE, np.uint64(mask_key))
+    upright = canvas[::-1]  # the reference draws with y pointing up
+    return (upright, upright[::-1], upright[:, ::-1], upright[::-1, ::-1]), bool(diverged)
+
+
+def render_sample(meta):
+    """Re-render exactly the image of one sample from its .json metadata alone."""
+    table = np.array(meta["params"], dtype=np.float64)
+    images, _ = render(
+        table, np.array(meta["weights"]), meta["image_size"], meta["pad"], meta["points"], meta.get("mask_key")
+    )
+    return images[meta["flip"]]
 
 
 @register_family
 class FractalDB(Family):
     name = "fractaldb"
+    help = """FractalDB: IFS fractal categories (Kataoka et al., ACCV 2020).
+
+    Example: fdsl-gen fractaldb --recipe fractaldb-1k --out shards/fractaldb-1k"""
+    options = (
+        Option("classes", int, None, "Number of categories.", default_text="1000, or all of --params", minimum=1),
+        Option("filling_rate", float, 0.2, "Search threshold: fraction of a 512 px canvas a category must fill.",
+               check=_in(0.0, 1.0)),
+        seed_option(1, "Search seed (numpy legacy RandomState); also seeds patch masks and sample order."),
+        Option("search_points", int, 100_000, "Chaos-game points per search candidate.", minimum=1),
+        Option("image_size", int, 362, "Image side in pixels.", minimum=1),
+        Option("points", int, 200_000, "Chaos-game points per render.", minimum=1),
+        Option("pad", int, 6, "Padding in pixels.", minimum=0),
+        Option("weight_step", float, 0.4, "Step of the 25 weight variants, in (0, 0.5].", check=_in(0.0, 0.5)),
+        Option("draw", str, "patch", "Patch (3x3 random masks) or point rendering.", choices=("patch", "point")),
+        Option("draws", int, None, "Patch draws per weight variant.", default_text="10 patch, 1 point", minimum=1),
+        Option("instances", int, None, "Images per class, at most 25 x draws x 4 flips.", default_text="all"),
+        Option("params", str, None, "Skip the search: class tables from an fdsl manifest or a folder of reference CSVs."),
+    )
+    recipes = RECIPES
+    streams = {"patch_masks": 3}  # the patch masks of one render
     group_size = FLIPS
 
     @classmethod
-    def configure(cls, options):
-        """Validate options (None means default) into the full configuration."""
-        config = with_defaults(options, DEFAULTS)
+    def finish_config(cls, config):
         if config["classes"] is None and config["params"] is None:
             config["classes"] = 1000
-        if config["draw"] not in ("patch", "point"):
-            raise UsageError("--draw must be 'patch' or 'point'")
-        for key in ("classes", "search_points", "image_size", "points"):
-            if config[key] is not None and config[key] < 1:
-                raise UsageError(f"--{key.replace('_', '-')} must be positive, got {config[key]}")
-        if not 0.0 < config["filling_rate"] <= 1.0:
-            raise UsageError(f"--filling-rate must be in (0, 1], got {config['filling_rate']}")
-        if not 0.0 < config["weight_step"] <= 0.5:
-            raise UsageError(f"--weight-step must be in (0, 0.5], got {config['weight_step']}")
-        if config["pad"] < 0 or config["image_size"] - 2 * config["pad"] < 1:
-            raise UsageError("--pad must be >= 0 and leave at least one pixel inside --image-size")
+        if config["image_size"] - 2 * config["pad"] < 1:
+            raise UsageError("--pad must leave at least one pixel inside --image-size")
         if config["params"] is None and _min_filled_pixels(config["filling_rate"], SEARCH_SIZE) > config["search_points"]:
             raise UsageError(
                 f"--filling-rate {config['filling_rate']} needs more distinct pixels than --search-points "
                 f"{config['search_points']} can fill: no candidate could ever be accepted"
             )
-        if config["seed"] < 0 or config["seed"] >= 2**32:
-            raise UsageError("--seed must be in [0, 2**32)")
         if config["draws"] is None:
             config["draws"] = 10 if config["draw"] == "patch" else 1
-        if config["draws"] < 1:
-            raise UsageError(f"--draws must be positive, got {config['draws']}")
         if config["draw"] == "point" and config["draws"] != 1:
             raise UsageError("--draws applies to patch mode; point mode renders one draw per weight row")
         most = WEIGHT_ROWS * config["draws"] * FLIPS
@@ -204,12 +222,11 @@ class FractalDB(Family):
         return config
 
     @classmethod
-    def build_class_table(cls, config, workers=1, on_progress=None):
+    def build_class_table(cls, config, parallel_map=map, on_progress=None):
         """The class table, searched or loaded from --params, and a note on where it came from."""
         if config["params"] is None:
-            tables, examined = search_classes(
-                config["classes"], config["filling_rate"], config["seed"], config["search_points"], workers, on_progress
-            )
+            tables, examined = search_classes(config["classes"], config["filling_rate"], config["seed"],
+                                              config["search_points"], parallel_map, on_progress)
             source = {"source": "search", "candidates_examined": examined}
         else:
             tables = load_params(config["params"])
@@ -241,7 +258,7 @@ class FractalDB(Family):
             "params": self.class_table[class_index]["params"],
         }
         if config["draw"] == "patch":
-            meta["mask_key"] = rng.derive_key(config["seed"], rng.PATCH_MASKS, class_index, weight_row, draw)
+            meta["mask_key"] = self.key("patch_masks", class_index, weight_row, draw)
         images, diverged = render(
             self.tables[class_index], self.weights[weight_row], meta["image_size"], meta["pad"], meta["points"],
             meta.get("mask_key"),
@@ -252,30 +269,4 @@ class FractalDB(Family):
             for instance in self.group_instances(group_in_class)
         ]
 
-
-def render(table, weights, size, pad, points, mask_key=None):
-    """The four flips of one render of a class table scaled by one weight row.
-
-    Point mode when ``mask_key`` is None, patch mode otherwise. Returns (images, diverged)."""
-    maps = table[:, :6] * weights
-    cumulative = ifs.selection_table(table[:, 6])
-    xs = np.empty(points)
-    ys = np.empty(points)
-    bounds, finite = ifs.chaos_game(maps, cumulative, selection_draws(points), xs, ys)
-    columns, rows, diverged = ifs.points_to_pixels(xs, ys, size, pad, bounds, finite)
-    canvas = np.zeros((size, size), dtype=np.uint8)
-    if mask_key is None:
-        ifs.draw_points(canvas, columns, rows, POINT_VALUE)
-    else:
-        ifs.draw_patches(canvas, columns, rows, POINT_VALUE, np.uint64(mask_key))
-    upright = canvas[::-1]  # the reference draws with y pointing up
-    return (upright, upright[::-1], upright[:, ::-1], upright[::-1, ::-1]), bool(diverged)
-
-
-def render_sample(meta):
-    """Re-render exactly the image of one sample from its .json metadata alone."""
-    table = np.array(meta["params"], dtype=np.float64)
-    images, _ = render(
-        table, np.array(meta["weights"]), meta["image_size"], meta["pad"], meta["points"], meta.get("mask_key")
-    )
-    return images[meta["flip"]]
+    render_sample = staticmethod(render_sample)

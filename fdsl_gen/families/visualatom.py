@@ -20,22 +20,16 @@ Stream layout of one class:
     for each instance: K orbits (grey level, q x-noise draws, q y-noise draws),
                        then the next nucleus (cy, cx); the one after the last instance is unused.
 """
-import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, astuple, dataclass
 from functools import partial
 
 import numpy as np
-from numba import njit
 
 from .. import rng
 from ..errors import UsageError
-from ..raster.lines import draw_polyline_closed, short_walk_offsets
-from ..raster.mt19937 import python_state, skip
-from ..raster.perlin import pnoise1_float32
-from ..raster.pyrandom import fill_uniform, randint, uniform
-from .base import Family, register_family, with_defaults
+from ..raster.mt19937 import python_state
+from ..raster.orbits import draw_class_parameters, render_seeded_instance, run_class, run_class_recorded
+from .base import Family, Option, register_family
 
 
 @dataclass(frozen=True)
@@ -98,146 +92,6 @@ def _ranges(recipe):
             int(recipe.radius_min), float(recipe.oval_rate), int(recipe.nami_1_min),
             int(recipe.nami_1_max), int(recipe.nami_2_min), int(recipe.nami_2_max),
             int(recipe.start_pos), int(recipe.image_size))
-
-
-# ---------------------------------------------------------------------------- Numba kernels
-
-@njit(cache=True, nogil=True)
-def draw_nucleus(state, image_size, start_pos):
-    """Orbit centre: cy first, then cx, each (size + randint(-start_pos, start_pos)) / 2."""
-    cy = (image_size + randint(state, -start_pos, start_pos)) / 2
-    cx = (image_size + randint(state, -start_pos, start_pos)) / 2
-    return cx, cy
-
-
-@njit(cache=True, nogil=True)
-def draw_class_parameters(state, ranges):
-    """Draw one class's parameters and its first nucleus, in the reference's order.
-
-    Returns (q, K, eta, w, r0, n1, n2, ox, oy, cx, cy).
-    """
-    (vertex_min, vertex_max, perlin_min, line_num_min, line_num_max, line_width, radius_min,
-     oval_rate, nami_1_min, nami_1_max, nami_2_min, nami_2_max, start_pos, image_size) = ranges
-    q = randint(state, vertex_min, vertex_max)
-    orbits = randint(state, line_num_min, line_num_max)
-    eta = uniform(state, perlin_min, perlin_min + 4.0)
-    w = uniform(state, 0.0, line_width)
-    r0 = randint(state, radius_min, radius_min + 50)
-    n1 = randint(state, nami_1_min, nami_1_max)
-    while True:
-        n2 = randint(state, nami_2_min, nami_2_max)
-        if n1 == 0 or n2 != n1:
-            break
-    ox = uniform(state, 1.0, oval_rate)
-    oy = uniform(state, 1.0, oval_rate)
-    cx, cy = draw_nucleus(state, image_size, start_pos)
-    return q, orbits, eta, w, r0, n1, n2, ox, oy, cx, cy
-
-
-@njit(cache=True, nogil=True)
-def skip_orbits(state, q, orbits):
-    """Consume one instance's orbit draws without computing them."""
-    for _ in range(orbits):
-        randint(state, 0, 255)   # grey level: rejection sampling, so it must really be drawn
-        skip(state, 4 * q)       # 2q uniform() calls of two words each, no rejection
-
-
-@njit(cache=True, nogil=True)
-def render_orbits(state, canvas, q, orbits, eta, w, r0, n1, n2, ox, oy, cx, cy, greys):
-    """Draw one instance's K orbits onto ``canvas`` (uint8[size, size]), consuming the stream.
-
-    The grey level of orbit j is recorded in ``greys[j]`` (an int array of at least K entries).
-
-    Float64 arithmetic in the reference's order of operations, so vertices match bit for bit.
-    """
-    angle = np.pi * 2 / q
-    cos_a = np.empty(q)
-    sin_a = np.empty(q)
-    # The sinusoid terms 0.5*sin(angle*i*n1) and 0.5*sin(angle*i*n2) are the same for every
-    # orbit; kept as two arrays because the reference subtracts them one after the other.
-    wave_1 = np.empty(q)
-    wave_2 = np.empty(q)
-    xs = np.empty(q + 1)
-    ys = np.empty(q + 1)
-    for i in range(q):
-        theta = angle * i
-        cos_a[i] = np.cos(theta)
-        sin_a[i] = np.sin(theta)
-        wave_1[i] = 0.5 * np.sin(theta * n1)
-        wave_2[i] = 0.5 * np.sin(theta * n2)
-        xs[i] = cos_a[i] * r0 * ox + cx
-        ys[i] = sin_a[i] * r0 * oy + cy
-    draws = np.empty(2 * q)
-    noise_values = np.empty(2 * q, dtype=np.float32)
-    short_offsets = short_walk_offsets(canvas.shape[1])
-    for orbit in range(orbits):
-        grey = randint(state, 0, 255)
-        greys[orbit] = grey
-        # q draws for x, then q for y (uniform(0, 10000) each); one bulk call keeps the
-        # generator calls inside a tight loop.
-        fill_uniform(state, 0.0, 10000.0, draws)
-        # The float32 noise in a loop of its own vectorises wider than mixed with the float64
-        # updates.
-        for i in range(2 * q):
-            noise_values[i] = pnoise1_float32(draws[i])
-        for i in range(q):
-            noise = np.float64(noise_values[i]) * eta - eta - wave_1[i] - wave_2[i]
-            xs[i] -= cos_a[i] * (noise - w)
-        for i in range(q):
-            noise = np.float64(noise_values[q + i]) * eta - eta - wave_1[i] - wave_2[i]
-            ys[i] -= sin_a[i] * (noise - w)
-        xs[q] = xs[0]
-        ys[q] = ys[0]
-        draw_polyline_closed(canvas, xs, ys, grey, short_offsets)
-
-
-@njit(cache=True, nogil=True)
-def run_class_recorded(state, ranges, numof_instances, first, out, nuclei, greys):
-    """Advance ``state`` (in place) through one whole class, from its first draw.
-
-    Instances first .. first + len(out) - 1 are rendered into ``out`` (uint8[n, size, size],
-    cleared here); all others are fast-forwarded. For rendered slot s, ``nuclei[s]`` receives
-    the nucleus (cx, cy) and ``greys[s, :K]`` the orbit grey levels (``greys`` has at least
-    line_num_max columns). With an empty ``out`` this is the cheap fast-forward over a class.
-    Returns the class parameters as draw_class_parameters does.
-    """
-    params = draw_class_parameters(state, ranges)
-    q, orbits, eta, w, r0, n1, n2, ox, oy, cx, cy = params
-    image_size = ranges[13]
-    start_pos = ranges[12]
-    for k in range(numof_instances):
-        slot = k - first
-        if 0 <= slot < out.shape[0]:
-            out[slot] = 0
-            nuclei[slot, 0] = cx
-            nuclei[slot, 1] = cy
-            render_orbits(state, out[slot], q, orbits, eta, w, r0, n1, n2, ox, oy, cx, cy,
-                          greys[slot])
-        else:
-            skip_orbits(state, q, orbits)
-        cx, cy = draw_nucleus(state, image_size, start_pos)
-    return params
-
-
-@njit(cache=True, nogil=True)
-def run_class(state, ranges, numof_instances, first, out):
-    """run_class_recorded without the record of nuclei and grey levels."""
-    nuclei = np.empty((out.shape[0], 2))
-    greys = np.empty((out.shape[0], ranges[4]), dtype=np.int64)
-    return run_class_recorded(state, ranges, numof_instances, first, out, nuclei, greys)
-
-
-@njit(cache=True, nogil=True)
-def render_seeded_instance(state, canvas, q, orbits, eta, w, r0, n1, n2, ox, oy, image_size,
-                           start_pos, greys):
-    """One instance from its own stream: the nucleus (cy, then cx), then the K orbits.
-
-    The same draws, in the same order, as one instance of the reference's class loop.
-    ``canvas`` must be cleared by the caller. Returns the nucleus (cx, cy).
-    """
-    cx, cy = draw_nucleus(state, image_size, start_pos)
-    render_orbits(state, canvas, q, orbits, eta, w, r0, n1, n2, ox, oy, cx, cy, greys)
-    return cx, cy
 
 
 # ---------------------------------------------------------------------------- Python API
@@ -334,59 +188,80 @@ def render_instance(recipe, class_state, instance):
 PUBLISHED = VisualAtomRecipe()  # the published launch script's arguments
 PARAMETER_NAMES = ("q", "K", "eta", "w", "r0", "n1", "n2", "ox", "oy")  # as in the spec
 REPLAY_GROUP_SIZE = 100  # consecutive instances per replay render group (see VisualAtom)
+LARGEST_INT = 2**31 - 1  # anything larger is a typo, and would overflow the kernels' int64 math
+STREAMS = {"class": 4, "instance": 5}  # native mode: one class's parameters; one instance
 
 # The drawing ranges: option name (the reference script's argument name) -> VisualAtomRecipe
-# field and type.
-RANGE_OPTIONS = {
-    "vertex_num_min": ("vertex_min", int), "vertex_num_max": ("vertex_max", int),
-    "perlin_min": ("perlin_min", float), "line_num_min": ("line_num_min", int),
-    "line_num_max": ("line_num_max", int), "line_width": ("line_width", float),
-    "radius_min": ("radius_min", int), "oval_rate": ("oval_rate", float),
-    "start_pos": ("start_pos", int), "nami_1_min": ("nami_1_min", int),
-    "nami_1_max": ("nami_1_max", int), "nami_2_min": ("nami_2_min", int),
-    "nami_2_max": ("nami_2_max", int),
+# field.
+RANGE_FIELDS = {
+    "vertex_num_min": "vertex_min", "vertex_num_max": "vertex_max", "perlin_min": "perlin_min",
+    "line_num_min": "line_num_min", "line_num_max": "line_num_max", "line_width": "line_width",
+    "radius_min": "radius_min", "oval_rate": "oval_rate", "start_pos": "start_pos",
+    "nami_1_min": "nami_1_min", "nami_1_max": "nami_1_max", "nami_2_min": "nami_2_min",
+    "nami_2_max": "nami_2_max",
 }
-OPTION_TYPES = {"classes": int, "instances": int, "seed": int, "image_size": int,
-                **{option: kind for option, (_, kind) in RANGE_OPTIONS.items()},
-                "threads": int, "start_class": int}
-# Least accepted value of each option (ranges must also be non-empty: max >= min).
-LOWEST = {"classes": 1, "instances": 1, "seed": 0, "image_size": 16, "vertex_num_min": 1,
-          "perlin_min": 0, "line_num_min": 1, "line_width": 0, "radius_min": 0, "oval_rate": 1,
-          "start_pos": 0, "nami_1_min": 0, "nami_2_min": 0, "threads": 1, "start_class": 0}
 RANGES = [("vertex_num_min", "vertex_num_max"), ("line_num_min", "line_num_max"),
           ("nami_1_min", "nami_1_max"), ("nami_2_min", "nami_2_max")]
-LARGEST_INT = 2**31 - 1  # anything larger is a typo, and would overflow the kernels' int64 math
+REPLAY_ONLY = {"threads": PUBLISHED.numof_thread, "start_class": PUBLISHED.start_class}  # replay defaults
 
-DEFAULTS = {"mode": "native", "classes": PUBLISHED.numof_classes,
-            "instances": PUBLISHED.numof_instances, "seed": 0, "image_size": PUBLISHED.image_size,
-            **{option: getattr(PUBLISHED, field) for option, (field, _) in RANGE_OPTIONS.items()},
-            "threads": None, "start_class": None}  # replay only
-REPLAY_DEFAULTS = {"threads": PUBLISHED.numof_thread, "start_class": PUBLISHED.start_class}
+
+def _count(name, default, help, minimum=0):
+    return Option(name, int, default, help, minimum=minimum, maximum=LARGEST_INT)
+
+
+OPTIONS = (
+    Option("mode", str, "native", "native: every class and instance seeded from --seed alone. replay: the "
+           "reference script's random streams, pixel for pixel.", choices=("native", "replay"),
+           default_text="native; replay for a recipe of reference argument names"),
+    _count("classes", PUBLISHED.numof_classes, "Number of classes (numof_classes).", minimum=1),
+    _count("instances", PUBLISHED.numof_instances, "Images per class (numof_instances).", minimum=1),
+    Option("seed", int, 0, "Dataset seed: class and instance streams in native mode, and the sample order.",
+           minimum=0, maximum=2**64 - 1),
+    _count("image_size", PUBLISHED.image_size, "Image side in pixels, at least 16.", minimum=16),
+    _count("vertex_num_min", PUBLISHED.vertex_min, "Vertices per orbit q drawn from [MIN, MAX].", minimum=1),
+    _count("vertex_num_max", PUBLISHED.vertex_max, ""),
+    Option("perlin_min", float, PUBLISHED.perlin_min, "Noise coefficient eta drawn from [P, P + 4].", minimum=0),
+    _count("line_num_min", PUBLISHED.line_num_min, "Orbits per image K drawn from [MIN, MAX].", minimum=1),
+    _count("line_num_max", PUBLISHED.line_num_max, ""),
+    Option("line_width", float, PUBLISHED.line_width, "Outward step per orbit w drawn from [0, W]; lines are "
+           "always 1 px.", minimum=0),
+    _count("radius_min", PUBLISHED.radius_min, "Start radius r0 (px) drawn from [R, R + 50]."),
+    Option("oval_rate", float, PUBLISHED.oval_rate, "Oval stretches ox, oy drawn from [1, O].", minimum=1),
+    _count("start_pos", PUBLISHED.start_pos, "Nucleus on each axis: (size + randint(-S, S)) / 2."),
+    _count("nami_1_min", PUBLISHED.nami_1_min, "First wave frequency n1 drawn from [MIN, MAX]."),
+    _count("nami_1_max", PUBLISHED.nami_1_max, ""),
+    _count("nami_2_min", PUBLISHED.nami_2_min, "Second wave frequency n2 drawn from [MIN, MAX], redrawn while "
+           "equal to a nonzero n1."),
+    _count("nami_2_max", PUBLISHED.nami_2_max, ""),
+    Option("threads", int, None, "Replay: processes of the reference run (numof_thread); leftover classes are "
+           "not rendered, as there.", default_text=str(PUBLISHED.numof_thread), minimum=1, maximum=LARGEST_INT),
+    Option("start_class", int, None, "Replay: number of the first class (start_class).",
+           default_text=str(PUBLISHED.start_class), minimum=0, maximum=LARGEST_INT),
+)
 
 # A recipe in the reference's vocabulary: argument name -> option name.
 REFERENCE_ARGUMENTS = {"numof_classes": "classes", "numof_instances": "instances",
                        "numof_thread": "threads", "start_class": "start_class",
-                       "image_size": "image_size", **{option: option for option in RANGE_OPTIONS}}
+                       "image_size": "image_size", **{option: option for option in RANGE_FIELDS}}
 RECIPE_NOTES = ("family", "description", "name")  # keys any recipe may carry
+
+RECIPES = {
+    "visualatom-1k": {
+        "family": "visualatom",
+        "description": "VisualAtom-1k as published (Takashima et al., CVPR 2023): the reference script's launch "
+                       "arguments, 20 processes, 1,000 classes x 1,000 instances of 512 px. Keys are the script's "
+                       "argument names, so this recipe selects replay mode: pixel-identical to the published run.",
+        "name": "visualatom-1k",
+        "numof_thread": 20, "numof_classes": 1000, "numof_instances": 1000, "start_class": 0, "image_size": 512,
+        "vertex_num_min": 200, "vertex_num_max": 1000, "perlin_min": 0, "line_width": 0.1, "radius_min": 10,
+        "line_num_min": 1, "line_num_max": 200, "oval_rate": 2, "start_pos": 512,
+        "nami_1_min": 0, "nami_1_max": 20, "nami_2_min": 0, "nami_2_max": 20,
+    },
+}
 
 
 def _flag(key):
     return "--" + key.replace("_", "-")
-
-
-def _check_types(config):
-    for key, kind in OPTION_TYPES.items():
-        value = config[key]
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, kind if kind is int else (int, float)):
-            raise UsageError(f"{_flag(key)} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
-        if kind is float:
-            if not math.isfinite(value):
-                raise UsageError(f"{_flag(key)} must be finite, got {value!r}")
-            config[key] = float(value)  # 2 and 2.0 are the same configuration
-        elif key != "seed" and value > LARGEST_INT:
-            raise UsageError(f"{_flag(key)} is too large: {value}")
 
 
 def reference_recipe(config):
@@ -395,7 +270,7 @@ def reference_recipe(config):
                             numof_instances=config["instances"],
                             start_class=config["start_class"] or 0,
                             image_size=config["image_size"],
-                            **{field: config[option] for option, (field, _) in RANGE_OPTIONS.items()})
+                            **{field: config[option] for option, field in RANGE_FIELDS.items()})
 
 
 def parameter_dict(params):
@@ -407,11 +282,11 @@ def parameter_dict(params):
 # a key seeds CPython's random (random.seed(key)), so a sample can be re-drawn with the stdlib.
 
 def class_seed(seed, class_index):
-    return rng.derive_key(seed, rng.VISUALATOM_CLASS, class_index) >> 1
+    return rng.derive_key(seed, STREAMS["class"], class_index) >> 1
 
 
 def instance_seed(seed, class_index, instance):
-    return rng.derive_key(seed, rng.VISUALATOM_INSTANCE, class_index, instance) >> 1
+    return rng.derive_key(seed, STREAMS["instance"], class_index, instance) >> 1
 
 
 def native_class_parameters(recipe, seed_of_class):
@@ -443,18 +318,14 @@ def render_sample(meta):
 _replay_states_cache = {}  # recipe -> class start states; one entry (see replay_states)
 
 
-def replay_states(recipe, workers=None):
+def replay_states(recipe, parallel_map=map):
     """uint32[classes rendered, 625]: the stream state at the start of every class.
 
-    Each process stream is fast-forwarded on its own thread (the kernels release the GIL).
-    Kept for the last recipe, so that building the class table and then the family costs one
-    fast-forward."""
+    The process streams are fast-forwarded through ``parallel_map`` (the engine's threads: the
+    kernels release the GIL). Kept for the last recipe, so that building the class table and
+    then preparing the family costs one fast-forward."""
     if recipe not in _replay_states_cache:
-        if workers is None:
-            workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        threads = max(1, min(workers or 1, recipe.numof_thread))
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            per_thread = list(pool.map(partial(replay_thread_class_states, recipe), range(recipe.numof_thread)))
+        per_thread = list(parallel_map(partial(replay_thread_class_states, recipe), range(recipe.numof_thread)))
         _replay_states_cache.clear()
         _replay_states_cache[recipe] = np.concatenate(per_thread)
     return _replay_states_cache[recipe]
@@ -465,10 +336,23 @@ class VisualAtom(Family):
     """Native mode renders instance by instance (group size 1). Replay mode renders blocks of
     consecutive instances: within a class the reference's stream runs through the instances in
     order, so a block starts from the class's start state fast-forwarded over the instances
-    before it. Class start states are computed once in the parent and travel with the pickled
-    family object (2.5 KB a class), never through the manifest."""
+    before it. Class start states are computed once in the parent (``prepare``) and travel
+    with the pickled family object (2.5 KB a class), never through the manifest."""
 
     name = "visualatom"
+    help = """VisualAtom: orbits of sinusoidal waves (Takashima et al., CVPR 2023).
+
+    A --recipe whose keys are the reference script's argument names (numof_classes,
+    numof_thread, vertex_num_min, ...) selects replay mode; missing keys take the published
+    launch-script values.
+
+    \b
+    Examples:
+      fdsl-gen visualatom --classes 1000 --instances 1000 --seed 0 --out shards/va-1k
+      fdsl-gen visualatom --recipe visualatom-1k --out shards/visualatom-1k"""
+    options = OPTIONS
+    recipes = RECIPES
+    streams = STREAMS
 
     @classmethod
     def recipe_options(cls, recipe):
@@ -489,23 +373,13 @@ class VisualAtom(Family):
         return options
 
     @classmethod
-    def configure(cls, options):
-        """Validate options (None means default) into the full configuration."""
-        config = with_defaults(options, DEFAULTS)
-        if config["mode"] not in ("native", "replay"):
-            raise UsageError(f"--mode must be 'native' or 'replay', got {config['mode']!r}")
+    def finish_config(cls, config):
         if config["mode"] == "native":
-            given = [_flag(k) for k in REPLAY_DEFAULTS if config[k] is not None]
+            given = [_flag(k) for k in REPLAY_ONLY if config[k] is not None]
             if given:
                 raise UsageError(f"only --mode replay takes {' and '.join(given)}")
         else:
-            config.update({k: v for k, v in REPLAY_DEFAULTS.items() if config[k] is None})
-        _check_types(config)
-        for key, lowest in LOWEST.items():
-            if config[key] is not None and config[key] < lowest:
-                raise UsageError(f"{_flag(key)} must be at least {lowest}, got {config[key]}")
-        if config["seed"] >= 2**64:
-            raise UsageError(f"--seed must be below 2**64, got {config['seed']}")
+            config.update({k: v for k, v in REPLAY_ONLY.items() if config[k] is None})
         for low, high in RANGES:
             if config[low] > config[high]:
                 raise UsageError(f"empty range: {_flag(low)} {config[low]} is above {_flag(high)} {config[high]}")
@@ -520,7 +394,7 @@ class VisualAtom(Family):
         return config
 
     @classmethod
-    def build_class_table(cls, config, workers=1, on_progress=None):
+    def build_class_table(cls, config, parallel_map=map, on_progress=None):
         """Per-class parameters (q, K, eta, w, r0, n1, n2, ox, oy) and where they came from."""
         recipe = reference_recipe(config)
         if config["mode"] == "native":
@@ -533,7 +407,7 @@ class VisualAtom(Family):
                       "seeding": "class c: random.seed(class_seed), drawn as the reference's class "
                                  "header; instance: random.seed(instance_seed in its .json), nucleus then orbits"}
             return table, source
-        states = replay_states(recipe, workers)
+        states = replay_states(recipe, parallel_map)
         table = [dict(parameter_dict(class_parameters(recipe, state)), class_id=recipe.start_class + index,
                       thread=index // recipe.classes_per_thread)
                  for index, state in enumerate(states)]
@@ -549,7 +423,10 @@ class VisualAtom(Family):
         self.class_states = None
         if config["mode"] == "replay":
             self.group_size = min(REPLAY_GROUP_SIZE, config["instances"])
-            self.class_states = replay_states(self.recipe)
+
+    def prepare(self, parallel_map=map):
+        if self.config["mode"] == "replay":
+            self.class_states = replay_states(self.recipe, parallel_map)
 
     def _class_meta(self, class_index):
         entry = self.class_table[class_index]
@@ -568,6 +445,8 @@ class VisualAtom(Family):
             meta.update(instance=instance, instance_seed=seed_of_instance, start_pos=self.config["start_pos"],
                         nucleus=list(nucleus), greys=greys.tolist())
             return [(instance, image, meta)]
+        if self.class_states is None:
+            self.prepare()
         instances = self.group_instances(group_in_class)
         images, nuclei, greys = render_instances_recorded(
             self.recipe, self.class_states[class_index], instances[0], len(instances))
@@ -576,3 +455,5 @@ class VisualAtom(Family):
         return [(instance, images[slot], dict(meta, instance=instance, nucleus=nuclei[slot].tolist(),
                                               greys=greys[slot, :orbits].tolist()))
                 for slot, instance in enumerate(instances)]
+
+    render_sample = staticmethod(render_sample)
