@@ -30,6 +30,7 @@ bench: install
 	$(PY) bench/visualatom_pipeline.py
 	$(PY) bench/deadleaves_pipeline.py
 	$(PY) bench/spectrum_render.py
+	$(PY) bench/patches_pipeline.py
 	$(PY) bench/train_input_pipeline.py
 
 clean:

@@ -160,9 +160,13 @@ class Family:
         """Work shared by every shard, done once before the shards are rendered (the family
         object then travels to the workers)."""
 
-    def key(self, stream, *ids):
+    @classmethod
+    def stream_key(cls, config, stream, *ids):
         """The 64-bit key of one of this family's seed streams for ``ids``."""
-        return rng.derive_key(self.config["seed"], self.streams[stream], *ids)
+        return rng.derive_key(config["seed"], cls.streams[stream], *ids)
+
+    def key(self, stream, *ids):
+        return self.stream_key(self.config, stream, *ids)
 
     @property
     def num_classes(self):
