@@ -147,7 +147,8 @@ RECIPES = {
 def render(table, weights, size, pad, points, mask_key=None):
     """The four flips of one render of a class table scaled by one weight row.
 
-    Point mode when ``mask_key`` is None, patch mode otherwise. Returns (images, diverged)."""
+    Point mode when ``mask_key`` (an int, or its decimal string as in a sample's .json) is
+    None, patch mode otherwise. Returns (images, diverged)."""
     maps = table[:, :6] * weights
     cumulative = ifs.selection_table(table[:, 6])
     xs = np.empty(points)
@@ -158,7 +159,7 @@ def render(table, weights, size, pad, points, mask_key=None):
     if mask_key is None:
         ifs.draw_points(canvas, columns, rows, POINT_VALUE)
     else:
-        ifs.draw_patches(canvas, columns, rows, POINT_VALUE, np.uint64(mask_key))
+        ifs.draw_patches(canvas, columns, rows, POINT_VALUE, np.uint64(int(mask_key)))
     upright = canvas[::-1]  # the reference draws with y pointing up
     return (upright, upright[::-1], upright[:, ::-1], upright[::-1, ::-1]), bool(diverged)
 
@@ -258,7 +259,9 @@ class FractalDB(Family):
             "params": self.class_table[class_index]["params"],
         }
         if config["draw"] == "patch":
-            meta["mask_key"] = self.key("patch_masks", class_index, weight_row, draw)
+            # 64 bits as a decimal string: readers that take JSON integers as int64 (Arrow, so
+            # Hugging Face datasets) or float64 (JavaScript) cannot hold every key
+            meta["mask_key"] = str(self.key("patch_masks", class_index, weight_row, draw))
         images, diverged = render(
             self.tables[class_index], self.weights[weight_row], meta["image_size"], meta["pad"], meta["points"],
             meta.get("mask_key"),

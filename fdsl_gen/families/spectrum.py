@@ -32,4 +32,4 @@ class Spectrum(UnlabelledFamily):
 
     @staticmethod
     def render_sample(meta):
-        return statistical.sample_image(meta["key"], meta["image_size"], meta["model"])[0]
+        return statistical.sample_image(int(meta["key"]), meta["image_size"], meta["model"])[0]
