@@ -1,5 +1,5 @@
 """fdsl-gen: one command per dataset family, built from the family's declarations, plus
-verify and recipes. Options and errors only."""
+verify, info, preview and recipes. Options and errors only."""
 import json
 import os
 import sys
@@ -179,6 +179,18 @@ def verify(directory, workers, no_decode):
         bad = sorted({where for where, _ in problems})
         raise GenerationError(f"{len(bad)} bad: {' '.join(bad)}")
     click.echo(f"OK {len(manifest['shards'])} shards, {manifest['num_samples']} samples: {directory}")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+def info(directory, as_json):
+    """What DIRECTORY holds: family, status, counts, bytes, diverged samples and the command
+    that reproduces it."""
+    from .info import describe, summary
+
+    facts = summary(directory)
+    click.echo(json.dumps(facts, indent=1) if as_json else "\n".join(describe(facts)))
 
 
 @cli.command()

@@ -17,7 +17,7 @@ import numpy as np
 from ..class_tables import read_csv_folder, read_manifest_classes
 from ..errors import UsageError
 from ..raster import ifs, mt19937
-from .base import Family, Option, register_family, seed_option
+from .base import Family, Option, Paper, register_family, seed_option
 
 WEIGHT_ROWS = 25
 FLIPS = 4
@@ -197,6 +197,14 @@ class FractalDB(Family):
     recipes = RECIPES
     streams = {"patch_masks": 3}  # the patch masks of one render
     group_size = FLIPS
+    paper = Paper("kataoka2020fractaldb", "Pre-training without Natural Images",
+                  ("Hirokatsu Kataoka", "Kazushige Okayasu", "Asato Matsumoto", "Eisuke Yamagata", "Ryosuke Yamada",
+                   "Nakamasa Inoue", "Akio Nakamura", "Yutaka Satoh"),
+                  "Asian Conference on Computer Vision (ACCV)", 2020, "https://arxiv.org/abs/2101.08515")
+
+    @classmethod
+    def class_summary(cls, entry):
+        return {"maps": len(entry["params"])}  # a category is its system of affine maps
 
     @classmethod
     def finish_config(cls, config):
