@@ -194,6 +194,29 @@ def info(directory, as_json):
 
 
 @cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--classes", type=int, default=8, help="Rows: classes 0..K-1 (unlabelled sets: rows of --per-class "
+                                                      "images). [default: 8]")
+@click.option("--per-class", type=int, default=8, help="Images a row, spread over the class. [default: 8]")
+@click.option("--thumb", type=int, default=128, help="Thumbnail side in pixels. [default: 128]")
+@click.option("--out", "sheet", type=click.Path(dir_okay=False),
+              help="The contact sheet PNG. [default: DIRECTORY/preview.png, unless only --html is given]")
+@click.option("--html", "gallery", type=click.Path(file_okay=False),
+              help="Also write a static gallery: HTML/index.html and the images it shows.")
+def preview(directory, classes, per_class, thumb, sheet, gallery):
+    """A contact sheet of DIRECTORY: one row per class, labelled with its index and key
+    parameters. Reads the shards, or renders from the manifest when there are none yet."""
+    from .preview import preview as write_preview
+
+    if sheet is None and gallery is None:
+        sheet = os.path.join(directory, "preview.png")
+    rows, shown, source = write_preview(directory, classes, per_class, thumb, sheet, gallery)
+    origin = "read from the shards" if source == "shards" else "rendered from the manifest"
+    for path in filter(None, (sheet, gallery and os.path.join(gallery, "index.html"))):
+        click.echo(f"{path}: {shown} images in {rows} rows, {origin}")
+
+
+@cli.command()
 @click.argument("name", required=False)
 def recipes(name):
     """List the published recipes, or print recipe NAME as JSON (to save and edit).
