@@ -27,7 +27,7 @@ SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"
 
 
 def size_category(samples):
-    return next((category for bound, category in SIZE_CATEGORIES if samples < bound), "n>1B")
+    return next((category for bound, category in SIZE_CATEGORIES if samples < bound), "1B<n<10B")
 
 
 def shard_pattern(manifest):
@@ -48,7 +48,7 @@ def bibtex(paper):
     ])
 
 
-def _counts(manifest):
+def counts(manifest):
     if manifest["labelled"]:
         return f"{manifest['num_classes']:,} classes x {manifest['instances_per_class']:,} images"
     return f"{manifest['num_samples']:,} unlabelled images"
@@ -56,7 +56,7 @@ def _counts(manifest):
 
 def _description(family, manifest):
     summary = " ".join(family.help.split("\n\n")[0].split())
-    return f"{summary} {_counts(manifest)}, rendered from formulas by fdsl-gen {manifest['tool_version']}."
+    return f"{summary} {counts(manifest)}, rendered from formulas by fdsl-gen {manifest['tool_version']}."
 
 
 def _yaml(value, indent=""):
@@ -85,7 +85,7 @@ def hugging_face_card(manifest):
     pattern = shard_pattern(manifest)
     header = {
         "license": LICENSE,
-        "pretty_name": f"{name}: {family.name}, {_counts(manifest)}",
+        "pretty_name": f"{name}: {family.name}, {counts(manifest)}",
         "task_categories": ["image-classification" if manifest["labelled"] else "image-feature-extraction"],
         "size_categories": [size_category(manifest["num_samples"])],
         "tags": [*TAGS, family.name],
@@ -137,8 +137,8 @@ def hugging_face_card(manifest):
         "With [Hugging Face datasets](https://github.com/huggingface/datasets):", "",
         "```python", "from datasets import load_dataset",
         f'dataset = load_dataset("webdataset", data_files={{"train": "{name}-*.tar"}}, split="train")',
-        "# or this folder, or its copy on the Hub, by the configs in this card's header:",
-        'dataset = load_dataset(".", split="train")', "```", "",
+        "# a copy on the Hub, by the configs in this card's header: load_dataset(\"USER/REPO\", split=\"train\")",
+        "```", "",
         f"Pre-training on it with fdsl: `fdsl-train pretrain --data {name}`.", "",
         "## License", "",
         f"[CC BY 4.0]({LICENSE_URL}). The images are drawn from formulas: no photographs and no personal data.",
@@ -221,7 +221,7 @@ def croissant(manifest):
         "distribution": [*shards, images],
         "recordSet": [{
             "@type": "cr:RecordSet", "@id": "samples", "name": "samples",
-            "description": f"One record per sample: {_counts(manifest)}.",
+            "description": f"One record per sample: {counts(manifest)}.",
             "key": {"@id": "samples/key"},
             "field": [
                 field("key", "The sample's key in the shards: CLASS_INSTANCE, zero-padded.", "sc:Text",

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from . import manifest as manifests
+from .cards import counts
 from .errors import GenerationError, UsageError
 from .plan import Plan
 from .reproduce import command, family_of
@@ -113,11 +114,10 @@ def collect(out, manifest, rows):
 
 
 def title(manifest):
-    counts = (f"{manifest['num_classes']:,} classes x {manifest['instances_per_class']:,} images"
-              if manifest["labelled"] else f"{manifest['num_samples']:,} images")
     size = manifest["config"].get("image_size")
     name, family = manifest["config"]["name"], manifest["family"]
-    return (f"{name} - {family}" if name != family else family) + f", {counts}" + (f", {size} px" if size else "")
+    return (f"{name} - {family}" if name != family else family) + f", {counts(manifest)}" + (
+        f", {size} px" if size else "")
 
 
 def thumbnail(image, side):

@@ -140,3 +140,19 @@ def test_only_complete_datasets_have_cards(capsys, tmp_path, monkeypatch):
     # --overwrite with another configuration removes them until that one completes
     assert run_cli(capsys, *SMALL, "--instances", 2, "--search-only", "--overwrite", "--quiet", "--out", out)[0] == 0
     assert not any((out / card).exists() for card in cards.CARDS) and not read_shards(out)
+
+
+def test_the_cards_loading_snippets_run(datasets, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import datasets as hf_datasets
+
+    monkeypatch.setattr(hf_datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf")
+    monkeypatch.chdir(datasets / "labelled")
+    _, body = card_header(datasets / "labelled")
+    snippets = [block.split("\n", 1)[1] for block in body.split("```")[1::2] if block.startswith("python")]
+    assert len(snippets) == 3  # webdataset, timm, HF datasets
+    for snippet in snippets:
+        namespace = {}
+        exec(snippet, namespace)
+        labels = [int(sample[1]) if isinstance(sample, tuple) else sample["cls"] for sample in namespace["dataset"]]
+        assert sorted(labels) == [0] * 4 + [1] * 4 + [2] * 4, snippet
