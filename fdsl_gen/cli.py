@@ -198,11 +198,11 @@ def info(directory, as_json):
 @click.option("--classes", type=int, default=8, help="Rows: classes 0..K-1 (unlabelled sets: rows of --per-class "
                                                       "images). [default: 8]")
 @click.option("--per-class", type=int, default=8, help="Images a row, spread over the class. [default: 8]")
-@click.option("--thumb", type=int, default=128, help="Thumbnail side in pixels. [default: 128]")
+@click.option("--thumb", type=int, default=128, help="Thumbnail side in pixels, 8 to 1024. [default: 128]")
 @click.option("--out", "sheet", type=click.Path(dir_okay=False),
               help="The contact sheet PNG. [default: DIRECTORY/preview.png, unless only --html is given]")
 @click.option("--html", "gallery", type=click.Path(file_okay=False),
-              help="Also write a static gallery: HTML/index.html and the images it shows.")
+              help="Also write a static gallery: DIRECTORY/index.html and the images it shows.")
 def preview(directory, classes, per_class, thumb, sheet, gallery):
     """A contact sheet of DIRECTORY: one row per class, labelled with its index and key
     parameters. Reads the shards, or renders from the manifest when there are none yet."""

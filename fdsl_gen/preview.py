@@ -30,6 +30,7 @@ TEXT = (230, 230, 230)
 MUTED = (150, 150, 160)
 PAD, GAP, LINE = 10, 4, 16  # pixels: margin, gap between thumbnails, text line height
 LABEL_WIDTH = 150  # the label column
+MAX_THUMB = 1024
 
 
 def choose_rows(manifest, classes, per_class):
@@ -81,7 +82,7 @@ def read_from_shards(out, manifest, family, wanted):
         except (OSError, tarfile.TarError) as e:
             raise GenerationError(f"cannot read {path} ({e}): run fdsl-gen verify {out}") from None
         for key, where in keys.items():
-            if set(members.get(key, {})) < {"png", "json"}:
+            if not {"png", "json"} <= set(members.get(key, {})):
                 raise GenerationError(f"{path} lacks sample {key}: run fdsl-gen verify {out}")
             png = members[key]["png"]
             samples[where] = Sample(_decode(png), json.loads(members[key]["json"]), png)
@@ -224,18 +225,18 @@ def write_gallery(folder, out, manifest, rows, samples, thumb, png_params):
         f"<p>status {html.escape(manifest['status'])}; made by <code>{html.escape(command(manifest, out))}</code></p>",
         *sections, "</body></html>", "",
     ])
-    path = os.path.join(folder, "index.html")
-    write_atomic(path, page.encode())
-    return path
+    write_atomic(os.path.join(folder, "index.html"), page.encode())
 
 
 def preview(out, classes, per_class, thumb, sheet_path=None, gallery=None):
     """Write the contact sheet (if ``sheet_path``) and the gallery (if ``gallery``); returns
     (rows, samples shown, where they came from)."""
     manifest = manifests.read_dataset(out)
-    for name, value, low in (("--classes", classes, 1), ("--per-class", per_class, 1), ("--thumb", thumb, 8)):
-        if value < low:
-            raise UsageError(f"{name} must be at least {low}, got {value}")
+    for name, value, low, high in (("--classes", classes, 1, None), ("--per-class", per_class, 1, None),
+                                   ("--thumb", thumb, 8, MAX_THUMB)):
+        if value < low or (high is not None and value > high):
+            bounds = f"in [{low}, {high}]" if high else f"at least {low}"
+            raise UsageError(f"{name} must be {bounds}, got {value}")
     rows = choose_rows(manifest, classes, per_class)
     samples, family, source = collect(out, manifest, rows)
     if sheet_path is not None:
