@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine:
-#   make run   - create .venv, install, render a small FractalDB into out/fractaldb-demo
+#   make run   - create .venv, install, render a small FractalDB into out/fractaldb-demo,
+#                verify it and write a preview PNG of it (the last line gives its path)
 #   make test  - create .venv, install, run the test suite
 VENV   ?= .venv
 PYTHON ?= python3
@@ -20,6 +21,8 @@ run: install
 	$(VENV)/bin/fdsl-gen fractaldb --classes 10 --instances 40 --image-size 128 \
 		--out out/fractaldb-demo --overwrite
 	$(VENV)/bin/fdsl-gen verify out/fractaldb-demo
+	$(VENV)/bin/fdsl-gen info out/fractaldb-demo
+	$(VENV)/bin/fdsl-gen preview out/fractaldb-demo
 
 test: install
 	$(PY) -m pytest -q

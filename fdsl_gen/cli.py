@@ -1,5 +1,5 @@
 """fdsl-gen: one command per dataset family, built from the family's declarations, plus
-verify and recipes. Options and errors only."""
+verify, info, preview and recipes. Options and errors only."""
 import json
 import os
 import sys
@@ -179,6 +179,41 @@ def verify(directory, workers, no_decode):
         bad = sorted({where for where, _ in problems})
         raise GenerationError(f"{len(bad)} bad: {' '.join(bad)}")
     click.echo(f"OK {len(manifest['shards'])} shards, {manifest['num_samples']} samples: {directory}")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+def info(directory, as_json):
+    """What DIRECTORY holds: family, status, counts, bytes, diverged samples and the command
+    that reproduces it."""
+    from .info import describe, summary
+
+    facts = summary(directory)
+    click.echo(json.dumps(facts, indent=1) if as_json else "\n".join(describe(facts)))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--classes", type=int, default=8, help="Rows: classes 0..K-1 (unlabelled sets: rows of --per-class "
+                                                      "images). [default: 8]")
+@click.option("--per-class", type=int, default=8, help="Images a row, spread over the class. [default: 8]")
+@click.option("--thumb", type=int, default=128, help="Thumbnail side in pixels, 8 to 1024. [default: 128]")
+@click.option("--out", "sheet", type=click.Path(dir_okay=False),
+              help="The contact sheet PNG. [default: DIRECTORY/preview.png, unless only --html is given]")
+@click.option("--html", "gallery", type=click.Path(file_okay=False),
+              help="Also write a static gallery: DIRECTORY/index.html and the images it shows.")
+def preview(directory, classes, per_class, thumb, sheet, gallery):
+    """A contact sheet of DIRECTORY: one row per class, labelled with its index and key
+    parameters. Reads the shards, or renders from the manifest when there are none yet."""
+    from .preview import preview as write_preview
+
+    if sheet is None and gallery is None:
+        sheet = os.path.join(directory, "preview.png")
+    rows, shown, source = write_preview(directory, classes, per_class, thumb, sheet, gallery)
+    origin = "read from the shards" if source == "shards" else "rendered from the manifest"
+    for path in filter(None, (sheet, gallery and os.path.join(gallery, "index.html"))):
+        click.echo(f"{path}: {shown} images in {rows} rows, {origin}")
 
 
 @cli.command()

@@ -11,7 +11,7 @@ import re
 
 import tqdm
 
-from . import manifest as manifests
+from . import cards, manifest as manifests
 from .engines import local
 from .errors import GenerationError, UsageError
 from .plan import Plan
@@ -95,6 +95,7 @@ def prepare_out(out, run_config, overwrite):
         _clear(out, [name])
     elif overwrite:
         _clear(out, [name, existing.get("config", {}).get("name", name)])
+        cards.remove_cards(out)
         existing = None
     elif existing.get("config") != run_config:
         changed = ", ".join(_differences(existing.get("config", {}), run_config))
@@ -151,6 +152,7 @@ def _generate(family_cls, config, out, name, shard_size, workers, overwrite, sea
     _remove_temporaries(out)
     if pending and existing is not None and existing["status"] == manifests.COMPLETE:
         manifests.write(out, manifests.build(family, run_config, class_source, plan, manifests.IN_PROGRESS))
+        cards.remove_cards(out)
 
     done = sum(stats[s]["samples"] for s in stats if stats[s] is not None)
     with tqdm.tqdm(total=plan.num_samples, initial=done, desc=name, unit="img", disable=not progress) as bar:
@@ -171,4 +173,5 @@ def _generate(family_cls, config, out, name, shard_size, workers, overwrite, sea
     final = manifests.build(family, run_config, class_source, plan, manifests.COMPLETE, shards)
     manifests.write_timm_info(out, name, shards)
     manifests.write(out, final)
+    cards.write_cards(out, final)
     return final

@@ -8,7 +8,7 @@ import json
 import os
 
 from . import __version__
-from .errors import GenerationError
+from .errors import GenerationError, UsageError
 from .shards import write_atomic
 
 FORMAT = "fdsl-manifest"
@@ -62,6 +62,19 @@ def read(out):
         return read_file(path)
     except OSError as e:
         raise GenerationError(f"{path} is unreadable: {e.strerror}") from None
+
+
+def read_dataset(out):
+    """The manifest of the fdsl dataset in ``out``; a UsageError for a folder that is none."""
+    if not os.path.isdir(out):
+        raise UsageError(f"{out} is not a folder")
+    try:
+        manifest = read(out)
+    except GenerationError as e:
+        raise UsageError(f"{out} is not an fdsl dataset: {e}") from None
+    if manifest is None:
+        raise UsageError(f"{out} is not an fdsl dataset: it has no {MANIFEST}")
+    return manifest
 
 
 def read_file(path):

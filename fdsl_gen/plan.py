@@ -50,6 +50,12 @@ class Plan:
         groups.sort()  # render order does not matter (samples are shuffled); sorted is cache-friendly
         return [divmod(int(g), self.groups_per_class) for g in groups]
 
+    def shard_of(self, class_index, group_in_class):
+        """The shard that holds a group (the inverse of ``shard_groups``)."""
+        group = class_index * self.groups_per_class + group_in_class
+        position = rng.unpermute([group], self.num_groups, rng.derive_key(self.seed, rng.ORDER))[0]
+        return int(position) // self.groups_per_shard
+
     def sample_order(self, shard, count):
         """The shuffled order of the ``count`` samples of ``shard``."""
         key = rng.derive_key(self.seed, rng.SHARD_SHUFFLE, shard)

@@ -32,15 +32,9 @@ def _mix(values, key, round_index, mask):
     return (z ^ (z >> np.uint64(31))) & mask
 
 
-def permute(positions, size, key, rounds=6):
-    """Map positions in [0, size) through a keyed bijection of [0, size).
-
-    A balanced Feistel network on the smallest even number of bits covering ``size``, with
-    cycle walking to stay inside the range: O(1) memory, so the order of 21M samples costs
-    nothing to hold, and any shard can compute its own slice."""
-    positions = np.asarray(positions, dtype=np.uint64)
-    if size <= 1:
-        return positions.copy()
+def _feistel(size, key, rounds):
+    """(encrypt, decrypt): a balanced Feistel network on the smallest even number of bits
+    covering ``size``, and its inverse."""
     half_bits = max(1, ((int(size) - 1).bit_length() + 1) // 2)
     mask = np.uint64((1 << half_bits) - 1)
     shift = np.uint64(half_bits)
@@ -54,9 +48,41 @@ def permute(positions, size, key, rounds=6):
                 left, right = right, left ^ _mix(right, keys[r], r, mask)
         return (left << shift) | right
 
-    result = encrypt(positions)
+    def decrypt(values):
+        left = values >> shift
+        right = values & mask
+        with np.errstate(over="ignore"):
+            for r in reversed(range(rounds)):
+                left, right = right ^ _mix(left, keys[r], r, mask), left
+        return (left << shift) | right
+
+    return encrypt, decrypt
+
+
+def _walk(cipher, positions, size):
+    """Cycle walking: apply ``cipher`` until every value lies in [0, size)."""
+    result = cipher(positions)
     outside = result >= np.uint64(size)
     while outside.any():
-        result[outside] = encrypt(result[outside])
+        result[outside] = cipher(result[outside])
         outside = result >= np.uint64(size)
     return result
+
+
+def permute(positions, size, key, rounds=6):
+    """Map positions in [0, size) through a keyed bijection of [0, size).
+
+    A balanced Feistel network with cycle walking to stay inside the range: O(1) memory, so
+    the order of 21M samples costs nothing to hold, and any shard can compute its own slice."""
+    positions = np.asarray(positions, dtype=np.uint64)
+    if size <= 1:
+        return positions.copy()
+    return _walk(_feistel(size, key, rounds)[0], positions, size)
+
+
+def unpermute(values, size, key, rounds=6):
+    """The inverse of ``permute``: the positions that ``permute`` maps to ``values``."""
+    values = np.asarray(values, dtype=np.uint64)
+    if size <= 1:
+        return values.copy()
+    return _walk(_feistel(size, key, rounds)[1], values, size)

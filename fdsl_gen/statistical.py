@@ -287,7 +287,7 @@ def sample_image(key, size, model):
     meta = {
         "model": model,
         "image_size": size,
-        "key": key,
+        "key": str(key),  # 64 bits: a decimal string, as FractalDB's mask_key
         "slope_x": slope_x,
         "slope_y": slope_y,
         "colours": palette["colours"],

@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 
 from . import manifest as manifests
-from .errors import GenerationError, UsageError
 
 
 def _sha256(path):
@@ -75,14 +74,7 @@ def _check_shard_star(args):
 def verify(out, workers=1, decode=True):
     """Returns (problems, manifest): problems is a list of (shard file or 'manifest', reason).
     A folder that is not an fdsl dataset is a UsageError."""
-    if not os.path.isdir(out):
-        raise UsageError(f"{out} is not a folder")
-    try:
-        manifest = manifests.read(out)
-    except GenerationError as e:
-        raise UsageError(f"{out} is not an fdsl dataset: {e}") from None
-    if manifest is None:
-        raise UsageError(f"{out} is not an fdsl dataset: it has no {manifests.MANIFEST}")
+    manifest = manifests.read_dataset(out)
     if manifest.get("status") != manifests.COMPLETE:
         return [("manifest", f"status is {manifest.get('status')!r}, not complete: rerun the generation command")], manifest
     channels = manifest.get("image_channels", 1)

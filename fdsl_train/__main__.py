@@ -238,6 +238,17 @@ def digits(out, size, val_fraction, seed):
     click.echo(f"wrote {counts['train']} training and {counts['val']} validation images of 10 classes to {out}")
 
 
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, metavar="RUN [RUN ...]")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the PNG to write")
+def plot(runs, out):
+    """Loss, lr, images/s and validation top-1 against step from each RUN/log.jsonl, on one figure."""
+    from fdsl_train.plot import plot as plot_runs
+
+    plot_runs(list(runs), out)
+    click.echo(f"{out}: {len(runs)} run{'s' if len(runs) > 1 else ''}")
+
+
 def main() -> None:
     cli(prog_name="python -m fdsl_train")
 

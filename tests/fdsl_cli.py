@@ -18,6 +18,13 @@ def run_cli(capsys, *args):
     return exit_info.value.code, captured.out, captured.err
 
 
+def generate(*args):
+    """fdsl-gen in this process, for fixtures wider than a test (no capsys): the exit status."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+    return exit_info.value.code
+
+
 def usage_error(capsys, out, command, *args):
     """Run a generation that must fail on bad input: exit 2, one stderr line, nothing on
     stdout, no manifest in ``out``. Returns the stderr line."""

@@ -1,7 +1,9 @@
 """Small runs of every family give the shards and manifest recorded here, byte for byte.
 
 The hashes were recorded before the family contract refactoring (issue 16) and guard the
-output against unintended change. FractalDB, VisualAtom and untextured dead leaves are strict
+output against unintended change. (fractaldb-search-patch was recorded again in issue 14:
+its .json members hold mask_key as a decimal string, so that Arrow and HF datasets can read
+it; the pixels did not change.) FractalDB, VisualAtom and untextured dead leaves are strict
 integer / float64 arithmetic and the PNG encoder is the pinned OpenCV wheel's, so these bytes
 are the same on any machine. (The statistical models are not listed: their float32 FFT and
 LAPACK rounding can follow the CPU; see the README.) Run this file as a script to print the
@@ -42,10 +44,10 @@ EXPECTED = {
         'manifest.json': '305a8484a05fb75abec0f6b23daee8ff3f332ae98976ad81dba4a95c75155957',
     },
     'fractaldb-search-patch': {
-        'fractaldb-000000.tar': 'afaf69385b1f07398cfd764d9bd339d1e138aa6c040fabb0aeba36fcbbc924e4',
-        'fractaldb-000001.tar': '6a8c03729e2717c0096ac41152560b32025b639d9069bf95f3d53820a3675ce8',
-        'fractaldb-000002.tar': '3a7fecd86645f67e6f5a8ebe0f2d038989b1371c14b6144b4cd1bd599aee8e2c',
-        'manifest.json': 'e835ca487a07c57aa3ce68c22e6c2f1e27d11129fdeeecffc85d2e13750c4039',
+        'fractaldb-000000.tar': '43be00ed7c43e538c08aec968f43a2f9f485700ade9843fcde75b32abd7ac447',
+        'fractaldb-000001.tar': '15392961e5f0fb37174651ce74eae268640288cad80d36204368f2dbe935ec80',
+        'fractaldb-000002.tar': '994a9d09311794f329bfbe797117ecbfc2ba964b8a601ef38da1076232bb9ce3',
+        'manifest.json': 'c3b4e69eeea57b5acf91bec3a0686607bec37239386c6a7de4805d88de87449f',
     },
     'fractaldb-search-point': {
         'fdb-000000.tar': '2418e0dfde55c30431d2a5d3adba0a6d2920676e4ea6377b9c875467e2553dc2',

@@ -44,3 +44,16 @@ def test_order_of_21m_samples_needs_no_memory():
     assert len(first) == 250 and len(last) == 250
     assert peak < 2_000_000  # bytes: independent of the dataset size
     assert len({c for c, _ in first}) > 200
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 64, 1000, 4097])
+def test_unpermute_inverts_permute(size):
+    positions = np.arange(size)
+    assert np.array_equal(rng.unpermute(rng.permute(positions, size, key=7), size, key=7), positions)
+
+
+def test_shard_of_finds_every_group():
+    plan = Plan(num_classes=7, instances_per_class=30, group_size=4, shard_size=20, seed=5)
+    for shard in range(plan.num_shards):
+        for class_index, group in plan.shard_groups(shard):
+            assert plan.shard_of(class_index, group) == shard

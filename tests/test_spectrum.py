@@ -94,7 +94,7 @@ def test_colour_distribution_is_imposed(capsys, tmp_path):
     references = {}
     for index, (image, meta) in samples.items():
         # the colour reference again, from the image's key (draw order: 2 slope draws first)
-        generator = np.random.Generator(np.random.PCG64(meta["key"]))
+        generator = np.random.Generator(np.random.PCG64(int(meta["key"])))
         generator.uniform(), generator.normal()
         reference, palette = sp.colour_reference(generator, size)
         assert palette == {k: meta[k] for k in ("colours", "proportions", "blur")}

@@ -7,7 +7,7 @@ need)."""
 import importlib
 import pkgutil
 
-from .base import _FAMILIES, Family, Option, UnlabelledFamily, register_family
+from .base import _FAMILIES, Family, Option, Paper, UnlabelledFamily, register_family
 
 
 def family_names():
@@ -23,4 +23,4 @@ def get_family(name):
     return _FAMILIES[name]
 
 
-__all__ = ["Family", "Option", "UnlabelledFamily", "family_names", "get_family", "register_family"]
+__all__ = ["Family", "Option", "Paper", "UnlabelledFamily", "family_names", "get_family", "register_family"]

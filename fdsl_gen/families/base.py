@@ -12,6 +12,9 @@ declares everything the rest of the tool needs:
 - ``streams``: the seed streams it derives keys from (``rng.derive_key`` purposes), unique
   across all families;
 - ``labelled``, ``channels``, ``group_size``, ``png_params``: what its samples are;
+- ``paper``: the publication it reproduces (dataset cards cite it);
+- ``preview_keys`` / ``class_summary``: the few class parameters that tell classes apart
+  (preview labels);
 - ``build_class_table``, ``render_group`` and ``render_sample``: how its samples are made.
 
 A family composes raster kernels; it knows nothing of shards, processes or files.
@@ -100,6 +103,18 @@ class Option:
         return value
 
 
+@dataclass(frozen=True)
+class Paper:
+    """The publication a family comes from, as dataset cards cite it."""
+
+    key: str  # BibTeX key
+    title: str
+    authors: tuple[str, ...]
+    venue: str  # the proceedings, as BibTeX's booktitle
+    year: int
+    url: str
+
+
 def seed_option(default, help, maximum=2**32 - 1):
     return Option("seed", int, default, help, minimum=0, maximum=maximum)
 
@@ -118,6 +133,8 @@ class Family:
     channels = 1  # 1: 8-bit grayscale PNG, 3: RGB PNG
     group_size = 1
     png_params = None  # pinned cv2.imencode PNG parameters; None: the shard writer's default
+    paper: Paper | None = None
+    preview_keys: tuple[str, ...] = ()  # class-table fields shown beside each class in previews
 
     # ------------------------------------------------------------------ configuration
 
@@ -149,6 +166,11 @@ class Family:
         ``parallel_map(function, items)`` is the engine's ordered, lazy parallel map, for a
         search that has parallel work; ``on_progress(accepted, examined)`` reports it."""
         raise NotImplementedError
+
+    @classmethod
+    def class_summary(cls, entry):
+        """The key parameters of one class-table entry, {name: value}, for preview labels."""
+        return {key: entry[key] for key in cls.preview_keys}
 
     # ------------------------------------------------------------------ rendering
 
@@ -224,6 +246,13 @@ class UnlabelledFamily(Family):
     def render_image(self, index):
         """Image ``index``: (image ndarray uint8, sample metadata dict)."""
         raise NotImplementedError
+
+
+# Dead leaves and the statistical models come from one paper.
+LOOKING_AT_NOISE = Paper("baradad2021learning", "Learning to See by Looking at Noise",
+                         ("Manel Baradad", "Jonas Wulff", "Tongzhou Wang", "Phillip Isola", "Antonio Torralba"),
+                         "Advances in Neural Information Processing Systems (NeurIPS)", 2021,
+                         "https://arxiv.org/abs/2106.05963")
 
 
 def image_set_options(images, image_size, min_image_size, seed, seed_help):

@@ -28,7 +28,7 @@ from ..errors import UsageError
 from ..raster.coverage import unpack_rgb
 from ..raster.dead_leaves import MIXED_CODE, paint_dead_leaves as paint_kernel
 from ..raster.mt19937 import legacy_state, python_state
-from .base import Option, UnlabelledFamily, image_set_options, register_family
+from .base import LOOKING_AT_NOISE, Option, UnlabelledFamily, image_set_options, register_family
 
 # The reference's random.choice list; a shape's code is its index here.
 SHAPES = ("circle", "square", "oriented_square", "rectangle", "triangle", "quadrilater")
@@ -135,6 +135,7 @@ class DeadLeaves(UnlabelledFamily):
     )
     streams = STREAMS
     channels = 3
+    paper = LOOKING_AT_NOISE
     # Flat regions of one RGB colour repeat with a period of 3 bytes, which zlib's default
     # strategy matches and RLE (distance 1 only) does not; no filter is then both the fastest
     # and the smallest (bench/deadleaves_pipeline.py: 12 KiB at 256 px, a tenth of RLE's).

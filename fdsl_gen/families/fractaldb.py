@@ -17,7 +17,7 @@ import numpy as np
 from ..class_tables import read_csv_folder, read_manifest_classes
 from ..errors import UsageError
 from ..raster import ifs, mt19937
-from .base import Family, Option, register_family, seed_option
+from .base import Family, Option, Paper, register_family, seed_option
 
 WEIGHT_ROWS = 25
 FLIPS = 4
@@ -147,7 +147,8 @@ RECIPES = {
 def render(table, weights, size, pad, points, mask_key=None):
     """The four flips of one render of a class table scaled by one weight row.
 
-    Point mode when ``mask_key`` is None, patch mode otherwise. Returns (images, diverged)."""
+    Point mode when ``mask_key`` (an int, or its decimal string as in a sample's .json) is
+    None, patch mode otherwise. Returns (images, diverged)."""
     maps = table[:, :6] * weights
     cumulative = ifs.selection_table(table[:, 6])
     xs = np.empty(points)
@@ -158,7 +159,7 @@ def render(table, weights, size, pad, points, mask_key=None):
     if mask_key is None:
         ifs.draw_points(canvas, columns, rows, POINT_VALUE)
     else:
-        ifs.draw_patches(canvas, columns, rows, POINT_VALUE, np.uint64(mask_key))
+        ifs.draw_patches(canvas, columns, rows, POINT_VALUE, np.uint64(int(mask_key)))
     upright = canvas[::-1]  # the reference draws with y pointing up
     return (upright, upright[::-1], upright[:, ::-1], upright[::-1, ::-1]), bool(diverged)
 
@@ -196,6 +197,14 @@ class FractalDB(Family):
     recipes = RECIPES
     streams = {"patch_masks": 3}  # the patch masks of one render
     group_size = FLIPS
+    paper = Paper("kataoka2020fractaldb", "Pre-training without Natural Images",
+                  ("Hirokatsu Kataoka", "Kazushige Okayasu", "Asato Matsumoto", "Eisuke Yamagata", "Ryosuke Yamada",
+                   "Nakamasa Inoue", "Akio Nakamura", "Yutaka Satoh"),
+                  "Asian Conference on Computer Vision (ACCV)", 2020, "https://arxiv.org/abs/2101.08515")
+
+    @classmethod
+    def class_summary(cls, entry):
+        return {"maps": len(entry["params"])}  # a category is its system of affine maps
 
     @classmethod
     def finish_config(cls, config):
@@ -258,7 +267,9 @@ class FractalDB(Family):
             "params": self.class_table[class_index]["params"],
         }
         if config["draw"] == "patch":
-            meta["mask_key"] = self.key("patch_masks", class_index, weight_row, draw)
+            # 64 bits as a decimal string: readers that take JSON integers as int64 (Arrow, so
+            # Hugging Face datasets) or float64 (JavaScript) cannot hold every key
+            meta["mask_key"] = str(self.key("patch_masks", class_index, weight_row, draw))
         images, diverged = render(
             self.tables[class_index], self.weights[weight_row], meta["image_size"], meta["pad"], meta["points"],
             meta.get("mask_key"),

@@ -26,7 +26,7 @@ import numpy as np
 from .. import sources, statistical
 from ..errors import UsageError
 from ..raster.patches import place_patches
-from .base import Family, Option, register_family, seed_option
+from .base import Family, Option, Paper, register_family, seed_option
 
 GENERATORS = ("patchshuffle", "randomcrop")
 
@@ -116,6 +116,11 @@ class Patches(Family):
         Option("images", int, None, "Use N images in all, the same number per class. [default: all]", minimum=1),
         seed_option(0, "Seed of the subset, the patches and the sample order."),
     )
+    paper = Paper("sasaya2024contrastive", "Contrastive Learning using Synthetic Images Generated from Real Images",
+                  ("Tenta Sasaya", "Shintaro Yamamoto", "Takashi Ida", "Takahiro Takimoto"),
+                  "Proceedings of the Asian Conference on Computer Vision (ACCV)", 2024,
+                  "https://openaccess.thecvf.com/ACCV2024")
+    preview_keys = ("class", "path")
     streams = {"image": 9, "subset": 10}  # the draws of one synthetic image; the choice of sources
     labelled = False
     # Natural image patches: the Up filter (rows predict rows), then Huffman coding alone, is

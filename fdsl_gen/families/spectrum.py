@@ -5,7 +5,7 @@ The models themselves (random 1/f spectra, colour distributions and wavelet marg
 alternating projections) are in ``fdsl_gen/statistical.py``.
 """
 from .. import statistical
-from .base import Option, UnlabelledFamily, image_set_options, register_family
+from .base import LOOKING_AT_NOISE, Option, UnlabelledFamily, image_set_options, register_family
 
 
 @register_family
@@ -25,6 +25,7 @@ class Spectrum(UnlabelledFamily):
     )
     streams = {"image": 6}  # every draw of one image
     channels = 3
+    paper = LOOKING_AT_NOISE
     png_params = statistical.PNG_PARAMS
 
     def render_image(self, index):
@@ -32,4 +33,4 @@ class Spectrum(UnlabelledFamily):
 
     @staticmethod
     def render_sample(meta):
-        return statistical.sample_image(meta["key"], meta["image_size"], meta["model"])[0]
+        return statistical.sample_image(int(meta["key"]), meta["image_size"], meta["model"])[0]

@@ -29,7 +29,7 @@ from .. import rng
 from ..errors import UsageError
 from ..raster.mt19937 import python_state
 from ..raster.orbits import draw_class_parameters, render_seeded_instance, run_class, run_class_recorded
-from .base import Family, Option, register_family
+from .base import Family, Option, Paper, register_family
 
 
 @dataclass(frozen=True)
@@ -353,6 +353,11 @@ class VisualAtom(Family):
     options = OPTIONS
     recipes = RECIPES
     streams = STREAMS
+    paper = Paper("takashima2023visual", "Visual Atoms: Pre-training Vision Transformers with Sinusoidal Waves",
+                  ("Sora Takashima", "Ryo Hayamizu", "Nakamasa Inoue", "Hirokatsu Kataoka", "Rio Yokota"),
+                  "IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)", 2023,
+                  "https://arxiv.org/abs/2303.01112")
+    preview_keys = ("q", "K", "eta", "n1", "n2")
 
     @classmethod
     def recipe_options(cls, recipe):
