@@ -214,3 +214,31 @@ def test_grayscale_images_take_two_views_exactly_like_their_rgb_copies():
         from_gray = transform(gray)
         seed_all(seed)
         assert torch.equal(from_gray, transform(gray.convert("RGB"))), seed
+
+
+@pytest.mark.parametrize("hue_factor", [0.1, -0.37])
+def test_hue_kernel_matches_torchvision_on_every_rgb_colour(hue_factor):
+    from torchvision.transforms import functional
+
+    from fdsl_train.data import shift_hue
+
+    every = np.arange(2**24, dtype=np.uint32)
+    colours = np.stack([every >> 16, (every >> 8) & 255, every & 255], axis=-1).astype(np.uint8)
+    image = Image.fromarray(colours.reshape(4096, 4096, 3))
+    ours, theirs = np.asarray(shift_hue(image, hue_factor)), np.asarray(functional.adjust_hue(image, hue_factor))
+    assert (ours != theirs).any(axis=-1).sum() == 0
+    assert (ours != colours.reshape(4096, 4096, 3)).any()  # the hue did move
+
+
+def test_colour_jitter_gives_torchvision_pixels_from_the_same_draws():
+    from torchvision import transforms
+
+    from fdsl_train.data import ColorJitter
+
+    image = Image.fromarray(np.random.default_rng(2).integers(0, 256, (48, 48, 3), dtype=np.uint8))
+    ours, theirs = ColorJitter(0.4, 0.4, 0.4, 0.1), transforms.ColorJitter(0.4, 0.4, 0.4, 0.1)
+    for seed in range(30):
+        seed_all(seed)
+        jittered = np.asarray(ours(image))
+        seed_all(seed)
+        assert np.array_equal(jittered, np.asarray(theirs(image))), seed
