@@ -31,6 +31,8 @@ bench: install
 	$(PY) bench/deadleaves_pipeline.py
 	$(PY) bench/spectrum_render.py
 	$(PY) bench/train_input_pipeline.py
+	$(PY) bench/moco_input_pipeline.py
+	$(PY) bench/gpu_moco.py
 
 clean:
 	rm -rf $(VENV) out
