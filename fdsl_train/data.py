@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +144,7 @@ def open_shards(sources: Sequence[str], num_classes: int | None = None, num_samp
     if not need_labels:
         if num_samples is None or num_samples < 1:
             raise InputError("a list of shards needs a positive --num-samples (a folder's manifest gives it)")
-        return ShardSet(urls, num_classes or 0, num_samples, labelled=False)
+        return ShardSet(urls, 0, num_samples, labelled=False)
     if num_classes is None or num_samples is None:
         raise InputError("a list of shards needs --num-classes and --num-samples (a folder's manifest gives them)")
     if num_classes < 1 or num_samples < 1:

@@ -297,7 +297,8 @@ def create_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
     if config.sched == "step":
         decay_steps = [round(epoch * steps_per_epoch) for epoch in config.decay_epochs]
         return MultiStepLRScheduler(optimizer, decay_t=decay_steps, decay_rate=config.decay_rate,
-                                    warmup_t=warmup_steps, warmup_lr_init=config.warmup_lr, t_in_epochs=False)
+                                    warmup_t=warmup_steps, warmup_lr_init=config.warmup_lr, warmup_prefix=False,
+                                    t_in_epochs=False)
     raise InputError(f"unknown schedule {config.sched!r} (cosine or step)")
 
 

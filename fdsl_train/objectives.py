@@ -36,11 +36,30 @@ if TYPE_CHECKING:
 CONTRASTIVE_LOSSES = ("moco", "align-uniform")
 
 
+class Objective:
+    """What the objectives share: a trained `model` and no state of their own."""
+
+    name = "objective"
+    model: nn.Module
+
+    def to(self, device: torch.device) -> None:
+        self.model.to(device)
+
+    def train(self) -> None:
+        self.model.train()
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
 # --------------------------------------------------------------------------------------------
 # Classification
 
 
-class Classification:
+class Classification(Objective):
     """Cross-entropy on class labels; with mixup/cutmix, Mixup makes the smoothed soft targets."""
 
     name = "classification"
@@ -58,22 +77,10 @@ class Classification:
         else:
             self.criterion = LabelSmoothingCrossEntropy(smoothing) if smoothing > 0 else nn.CrossEntropyLoss()
 
-    def to(self, device: torch.device) -> None:
-        self.model.to(device)
-
-    def train(self) -> None:
-        self.model.train()
-
     def loss(self, forward, images: torch.Tensor, targets: torch.Tensor, step: int) -> torch.Tensor:
         if self.mixup is not None:
             images, targets = self.mixup(images, targets)
         return self.criterion(forward(images), targets)
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
 
 class LinearProbe(Classification):
@@ -163,12 +170,12 @@ def shuffled_forward(encoder: nn.Module, images: torch.Tensor, permutation: torc
     undo the shuffle: the outputs of this rank's own samples, in their order."""
     rank, world_size = dist.rank, dist.world_size
     everything = dist.all_gather(images)
-    mine = permutation.view(world_size, -1)[dist.rank].to(images.device)
+    mine = permutation.view(world_size, -1)[rank].to(images.device)
     outputs = dist.all_gather(encoder(everything[mine]))
     return outputs[inverse.to(outputs.device)].view(world_size, -1, *outputs.shape[1:])[rank]
 
 
-class Moco:
+class Moco(Objective):
     """MoCo v2: InfoNCE of each query against its key (the other view, through the key encoder)
     and the K keys of the queue; the key encoder is a moving average of the query encoder.
 
@@ -251,7 +258,7 @@ def uniform_loss(x: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     return torch.pdist(x, p=2).pow(2).mul(-t).exp().mean().log()
 
 
-class AlignUniform:
+class AlignUniform(Objective):
     """align_weight * L_align + uniform_weight * (L_uniform(x) + L_uniform(y)) / 2, both views
     through the encoder in one batch, as in the reference. Under DDP the uniformity term is taken
     over the global batch (embeddings gathered with their gradients), as the reference's
@@ -264,21 +271,9 @@ class AlignUniform:
         self.config = config
         self.dist = dist
 
-    def to(self, device: torch.device) -> None:
-        self.model.to(device)
-
-    def train(self) -> None:
-        self.model.train()
-
     def loss(self, forward, views: torch.Tensor, targets: torch.Tensor, step: int) -> torch.Tensor:
         x, y = forward(torch.cat([views[:, 0], views[:, 1]])).float().chunk(2)
         config = self.config
         uniformity = (uniform_loss(self.dist.all_gather(x), config.uniform_t)
                       + uniform_loss(self.dist.all_gather(y), config.uniform_t)) / 2
         return config.align_weight * align_loss(x, y, config.align_alpha) + config.uniform_weight * uniformity
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
