@@ -1,7 +1,9 @@
 """Run by test_train_moco_ddp.py under torchrun (2 processes, gloo): shuffle-BN and the MoCo
-queue across ranks. Prints one JSON line of findings per rank."""
+queue across ranks. Each rank writes its findings to FOLDER/rank-<r>.json (the argument)."""
 
 import json
+import sys
+from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -49,7 +51,7 @@ def main() -> None:
     findings["queues_identical"] = torch.equal(queues[0], queues[1])
     findings["queue_columns_written"] = int((objective.queue != initial_queue).any(dim=0).sum())
     findings["queue_pointer"] = objective.queue_pointer
-    print(json.dumps(findings), flush=True)
+    (Path(sys.argv[1]) / f"rank-{rank}.json").write_text(json.dumps(findings))
     dist.stop()
 
 

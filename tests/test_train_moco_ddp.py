@@ -18,7 +18,8 @@ STEPS = 2 * (32 // (2 * 2))  # 2 epochs of 32 dead-leaves images at 2 ranks x ba
 
 
 def torchrun(*arguments: str) -> list[dict]:
-    """Run a 2-process command; returns the JSON lines it printed, sorted by rank."""
+    """Run a 2-process command; returns the JSON lines it printed (one line per write, so the
+    two ranks' lines do not mix), sorted by rank."""
     environment = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=f"{REPO}{os.pathsep}{REPO / 'tests'}")
     finished = subprocess.run([str(TORCHRUN), "--standalone", "--nproc-per-node", "2", *arguments], cwd=REPO,
                               env=environment, capture_output=True, text=True, timeout=240)
@@ -34,8 +35,9 @@ def torchrun_moco(data: Path, output: Path, *extra: str) -> list[dict]:
                     "--output", str(output), "--no-progress", "--device", "cpu", *extra)
 
 
-def test_shuffle_bn_is_undone_and_queues_stay_identical():
-    findings = torchrun(str(REPO / "tests" / "moco_ddp_check.py"))
+def test_shuffle_bn_is_undone_and_queues_stay_identical(tmp_path):
+    torchrun(str(REPO / "tests" / "moco_ddp_check.py"), str(tmp_path))
+    findings = [json.loads((tmp_path / f"rank-{rank}.json").read_text()) for rank in (0, 1)]
     assert [record["rank"] for record in findings] == [0, 1]
     permutation = findings[0]["permutation"]
     assert findings[1]["permutation"] == permutation and sorted(permutation) == list(range(6))
