@@ -48,8 +48,15 @@ def moco_state(checkpoint) -> dict:
 
 @pytest.fixture(scope="module")
 def moco_run(deadleaves_shards, tmp_path_factory):
+    """The uninterrupted run, on one thread as the tests' runs (another thread count would sum
+    in another order: the resume comparison is bit for bit)."""
     output = tmp_path_factory.mktemp("moco") / "whole"
-    return output, moco(deadleaves_shards, output)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return output, moco(deadleaves_shards, output)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_moco_trains_on_unlabelled_dead_leaves(moco_run):
