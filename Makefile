@@ -35,6 +35,8 @@ bench: install
 	$(PY) bench/spectrum_render.py
 	$(PY) bench/patches_pipeline.py
 	$(PY) bench/train_input_pipeline.py
+	$(PY) bench/moco_input_pipeline.py
+	$(PY) bench/gpu_moco.py
 
 clean:
 	rm -rf $(VENV) out

@@ -17,18 +17,22 @@ had already used.
 
 Image folders (downstream data, `DIR/train/<class>/*.png`) use a map-style dataset whose batch
 sampler lists (index, augmentation seed) pairs, drawn from a seeded permutation per epoch.
+
+Contrastive training takes two augmented views of each image: its transform returns both,
+stacked, so a batch is (B, 2, 3, H, W) and every source above serves it unchanged.
 """
 
 from __future__ import annotations
 
 import io
 import itertools
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+import cv2
+import numba
 import numpy as np
 import torch
 import webdataset as wds
@@ -39,10 +43,11 @@ from timm.data.transforms import str_to_interp_mode
 from torchvision import transforms
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
+from fdsl_gen import manifest as fdsl_manifest
+from fdsl_gen.errors import GenerationError
 from fdsl_train import InputError
 from fdsl_train.rng import derive_seed, seed_all
 
-MANIFEST = "manifest.json"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
@@ -52,11 +57,12 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 @dataclass(frozen=True)
 class ShardSet:
-    """The shards of one labelled dataset and the counts training needs."""
+    """The shards of one dataset and the counts training needs."""
 
     urls: tuple[str, ...]
-    num_classes: int
+    num_classes: int  # unlabelled fdsl sets: one "class" per image, as their manifests say
     num_samples: int
+    labelled: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,36 +83,36 @@ class ImageFolderSet:
 
 
 def is_shard_folder(path: str | Path) -> bool:
-    return (Path(path) / MANIFEST).is_file()
+    return (Path(path) / fdsl_manifest.MANIFEST).is_file()
 
 
 def read_manifest(folder: str | Path) -> dict:
-    """The manifest of a finished fdsl-gen dataset; anything else is refused with a reason."""
-    path = Path(folder) / MANIFEST
+    """The manifest of a finished fdsl-gen dataset (fdsl_gen.manifest owns the format);
+    anything else is refused with a reason."""
     try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{folder}: no {MANIFEST}; is this an fdsl-gen output folder?") from None
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path}: unreadable manifest ({error})") from None
-    if manifest.get("format") != "fdsl-manifest" or manifest.get("format_version") != 1:
-        raise InputError(f"{path}: not an fdsl manifest of format version 1")
-    if manifest.get("status") != "complete":
+        manifest = fdsl_manifest.read(str(folder))
+    except GenerationError as error:
+        raise InputError(str(error)) from None
+    path = Path(folder) / fdsl_manifest.MANIFEST
+    if manifest is None:
+        raise InputError(f"{folder}: no {fdsl_manifest.MANIFEST}; is this an fdsl-gen output folder?")
+    if manifest.get("format_version") != fdsl_manifest.FORMAT_VERSION:
+        raise InputError(f"{path}: manifest format version {manifest.get('format_version')!r}, "
+                         f"this fdsl_train reads version {fdsl_manifest.FORMAT_VERSION}")
+    if manifest.get("status") != fdsl_manifest.COMPLETE:
         raise InputError(
-            f"{path}: dataset status is {manifest.get('status')!r}, not 'complete': "
+            f"{path}: dataset status is {manifest.get('status')!r}, not {fdsl_manifest.COMPLETE!r}: "
             "render it completely with fdsl-gen (rerunning an interrupted command resumes it) before training"
         )
-    if not manifest.get("labelled", False):
-        raise InputError(f"{path}: dataset is unlabelled; training needs class labels")
     return manifest
 
 
-def open_shards(
-    sources: Sequence[str], num_classes: int | None = None, num_samples: int | None = None
-) -> ShardSet:
+def open_shards(sources: Sequence[str], num_classes: int | None = None, num_samples: int | None = None,
+                need_labels: bool = True) -> ShardSet:
     """Shards from an fdsl-gen output folder, or from shard paths / URLs (brace notation ok).
 
-    A folder's manifest gives the counts; for a list of shards they must be given.
+    A folder's manifest gives the counts; for a list of shards they must be given (the class
+    count only when labels are needed). Unlabelled datasets are refused if `need_labels`.
     """
     if not sources:
         raise InputError("no training data given (--data)")
@@ -115,6 +121,10 @@ def open_shards(
         if not folder.is_dir():
             raise InputError(f"data folder {folder} does not exist")
         manifest = read_manifest(folder)
+        labelled = bool(manifest.get("labelled", False))
+        if need_labels and not labelled:
+            raise InputError(f"{folder}: the {manifest.get('family')} dataset is unlabelled and this command needs "
+                             "class labels; contrastive pre-training (fdsl-train moco) takes it")
         urls = tuple(str(folder / shard["file"]) for shard in manifest["shards"])
         missing = [url for url in urls if not Path(url).is_file()]
         if missing:
@@ -125,12 +135,16 @@ def open_shards(
         ):
             if given is not None and given != known:
                 raise InputError(f"{name} {given} contradicts the manifest of {folder} ({known})")
-        return ShardSet(urls, int(manifest["num_classes"]), int(manifest["num_samples"]))
+        return ShardSet(urls, int(manifest["num_classes"]), int(manifest["num_samples"]), labelled)
 
     urls = tuple(url for source in sources for url in wds.shardlists.expand_urls(source))
     local_missing = [url for url in urls if _is_local(url) and not Path(url).is_file()]
     if local_missing:
         raise InputError(f"shard {local_missing[0]} does not exist")
+    if not need_labels:
+        if num_samples is None or num_samples < 1:
+            raise InputError("a list of shards needs a positive --num-samples (a folder's manifest gives it)")
+        return ShardSet(urls, 0, num_samples, labelled=False)
     if num_classes is None or num_samples is None:
         raise InputError("a list of shards needs --num-classes and --num-samples (a folder's manifest gives them)")
     if num_classes < 1 or num_samples < 1:
@@ -154,6 +168,23 @@ def open_image_folder(root: str | Path) -> ImageFolderSet:
     return ImageFolderSet(str(root), classes, samples)
 
 
+def open_unlabelled(sources: Sequence[str], num_samples: int | None = None) -> ShardSet | ImageFolderSet:
+    """Training images whose labels are not used: any fdsl-gen output folder (labelled or not),
+    shard paths / URLs with `num_samples`, or a folder of images, flat or in sub-folders."""
+    if len(sources) == 1 and _looks_like_folder(sources[0]) and Path(sources[0]).is_dir() \
+            and not is_shard_folder(sources[0]):
+        root = Path(sources[0])
+        flat = tuple((str(path), 0) for path in sorted(root.iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES)
+        if flat:
+            return ImageFolderSet(str(root), (), flat)
+        try:
+            return open_image_folder(root)
+        except InputError:
+            raise InputError(f"{root}: neither an fdsl shard folder ({fdsl_manifest.MANIFEST}) nor a folder of "
+                             "images (flat or in sub-folders)") from None
+    return open_shards(sources, num_samples=num_samples, need_labels=False)
+
+
 def open_split(path: str | Path, split: str) -> ShardSet | ImageFolderSet:
     """Labelled data for one split: an fdsl shard folder (used whole) or `path/split/<class>/`."""
     path = Path(path)
@@ -163,7 +194,8 @@ def open_split(path: str | Path, split: str) -> ShardSet | ImageFolderSet:
         return open_shards([str(path)])
     if (path / split).is_dir():
         return open_image_folder(path / split)
-    raise InputError(f"{path}: neither an fdsl shard folder ({MANIFEST}) nor an image folder with {split}/<class>/")
+    raise InputError(f"{path}: neither an fdsl shard folder ({fdsl_manifest.MANIFEST}) nor an image folder with "
+                     f"{split}/<class>/")
 
 
 def _looks_like_folder(source: str) -> bool:
@@ -221,15 +253,201 @@ class Augmentation:
         return transforms.Compose([crop_and_flip, colour, to_rgb_tensor])
 
     def eval_transform(self):
-        resize_to = int(self.img_size / self.crop_pct)
-        return transforms.Compose([
-            transforms.Resize(resize_to, interpolation=str_to_interp_mode(self.interpolation)),
-            transforms.CenterCrop(self.img_size),
-            to_rgb_tensor,
-        ])
+        return centre_crop_transform(self.img_size, self.crop_pct, self.interpolation)
 
     def batch_stage(self, device: torch.device, training: bool) -> "BatchStage":
         return BatchStage(self.mean, self.std, device, self.reprob if training else 0.0)
+
+
+@dataclass(frozen=True)
+class ContrastiveAugmentation:
+    """Two views of each image, augmented independently; by default MoCo v2's "aug+" (Chen et
+    al. 2020, after SimCLR): RandomResizedCrop with scale 0.2-1, colour jitter 0.4/0.4/0.4/0.1
+    applied with probability 0.8, grayscale with p 0.2, Gaussian blur of sigma in [0.1, 2] with
+    p 0.5, horizontal flip. Grayscale images stay single-channel up to the tensor, as above
+    (saturation and hue leave them unchanged, as they would their RGB copies)."""
+
+    img_size: int = 224
+    scale_min: float = 0.2
+    color_jitter: float = 0.4  # brightness, contrast and saturation strength
+    hue: float = 0.1
+    jitter_prob: float = 0.8
+    grayscale_prob: float = 0.2
+    blur_prob: float = 0.5  # sigma ~ U(0.1, 2) px, as in the reference
+    hflip: float = 0.5
+    interpolation: str = "bilinear"
+    mean: tuple[float, float, float] = IMAGENET_DEFAULT_MEAN
+    std: tuple[float, float, float] = IMAGENET_DEFAULT_STD
+    crop_pct: float = 0.875  # the kNN monitor's images: resize to img_size / crop_pct, centre crop
+
+    def view_transform(self):
+        """PIL image -> one augmented view, a uint8 tensor (3, img_size, img_size)."""
+        steps = [transforms.RandomResizedCrop(self.img_size, scale=(self.scale_min, 1.0),
+                                              interpolation=str_to_interp_mode(self.interpolation))]
+        if self.jitter_prob > 0 and (self.color_jitter > 0 or self.hue > 0):
+            jitter = ColorJitter(self.color_jitter, self.color_jitter, self.color_jitter, self.hue)
+            steps.append(transforms.RandomApply([jitter], p=self.jitter_prob))
+        if self.grayscale_prob > 0:
+            steps.append(transforms.RandomGrayscale(self.grayscale_prob))
+        if self.blur_prob > 0:
+            steps.append(RandomGaussianBlur(self.blur_prob))
+        if self.hflip > 0:
+            steps.append(transforms.RandomHorizontalFlip(self.hflip))
+        return transforms.Compose([*steps, to_rgb_tensor])
+
+    def train_transform(self):
+        return TwoViews(self.view_transform())
+
+    def eval_transform(self):
+        return centre_crop_transform(self.img_size, self.crop_pct, self.interpolation)
+
+    def batch_stage(self, device: torch.device, training: bool) -> "BatchStage":
+        return BatchStage(self.mean, self.std, device)
+
+
+class TwoViews:
+    """PIL image -> uint8 tensor (2, 3, H, W): two independent draws of one view transform."""
+
+    def __init__(self, view_transform):
+        self.view_transform = view_transform
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return torch.stack([self.view_transform(image), self.view_transform(image)])
+
+
+class ColorJitter(transforms.ColorJitter):
+    """torchvision's ColorJitter, the same draws and the same pixels, with the hue step in one
+    Numba pass (`shift_hue`) instead of Pillow's HSV round trip: 0.3 ms instead of 2.3 ms at
+    224 px, which was most of a view's augmentation time."""
+
+    def forward(self, image: Image.Image) -> Image.Image:
+        order, brightness, contrast, saturation, hue = self.get_params(
+            self.brightness, self.contrast, self.saturation, self.hue)
+        for index in order.tolist():
+            if index == 0 and brightness is not None:
+                image = transforms.functional.adjust_brightness(image, brightness)
+            elif index == 1 and contrast is not None:
+                image = transforms.functional.adjust_contrast(image, contrast)
+            elif index == 2 and saturation is not None:
+                image = transforms.functional.adjust_saturation(image, saturation)
+            elif index == 3 and hue is not None:
+                image = shift_hue(image, hue)
+        return image
+
+
+def shift_hue(image: Image.Image, hue_factor: float) -> Image.Image:
+    """torchvision's PIL `adjust_hue`, pixel for pixel: grayscale images are left as they are."""
+    if image.mode != "RGB":
+        return image
+    shift = int(np.int32(hue_factor * 255).astype(np.uint8))  # torchvision's wrap-around hue offset
+    pixels = np.asarray(image)
+    return Image.fromarray(_shift_hue(pixels.reshape(-1, 3), shift, *_HSV_TABLES).reshape(pixels.shape), "RGB")
+
+
+def _round_half_away_array(values: np.ndarray) -> np.ndarray:  # C's round() for values >= 0
+    whole = np.floor(values)
+    return whole + (values - whole >= 0.5)
+
+
+def _hsv_tables() -> tuple[np.ndarray, ...]:
+    """Pillow's HSV conversion steps that depend on two bytes only, tabulated with the same
+    float32 / float64 operations as its C code, so that looking them up gives its exact results:
+    float32 n / d (RGB -> HSV), and for HSV -> RGB per hue byte h its sector, per (v, s) the
+    rounded p = v (1 - s'), per (s, h) the factors (1 - s' f) and (1 - s' (1 - f)) of q and t,
+    where s' = s / 255 and f is the remainder of h's sector."""
+    numerators, denominators = np.meshgrid(np.arange(256, dtype=np.float32), np.arange(256, dtype=np.float32),
+                                           indexing="ij")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = numerators / denominators  # row n, column d; column 0 is never read
+    position = np.arange(256, dtype=np.float64) * 6.0 / 255.0
+    sector = np.floor(position)
+    remainder = (position - sector).astype(np.float32)
+    fs = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+    p = _round_half_away_array(np.arange(256, dtype=np.float64)[:, None] * (1.0 - fs.astype(np.float64))[None, :])
+    q_factor = 1.0 - (fs[:, None] * remainder[None, :]).astype(np.float64)
+    t_factor = 1.0 - fs.astype(np.float64)[:, None] * (1.0 - remainder.astype(np.float64))[None, :]
+    return quotient, sector.astype(np.int64) % 6, np.minimum(p, 255).astype(np.uint8), q_factor, t_factor
+
+
+_HSV_TABLES = _hsv_tables()
+
+
+@numba.njit(cache=True, nogil=True)
+def _round_half_away(value):  # C's round() for value >= 0
+    whole = int(value)
+    return whole + 1 if value - whole >= 0.5 else whole
+
+
+@numba.njit(cache=True, nogil=True)
+def _shift_hue(rgb, shift, quotient, sectors, p_table, q_factors, t_factors):
+    """Pillow's RGB -> HSV conversion, hue + shift modulo 256, Pillow's HSV -> RGB (through the
+    tables of `_hsv_tables`); one pass over (N, 3) uint8 pixels."""
+    out = np.empty_like(rgb)
+    for i in range(rgb.shape[0]):
+        r, g, b = rgb[i, 0], rgb[i, 1], rgb[i, 2]
+        value = max(r, g, b)
+        low = min(r, g, b)
+        saturation, hue_byte = 0, 0
+        if value != low:
+            spread = value - low
+            rc, gc, bc = quotient[value - r, spread], quotient[value - g, spread], quotient[value - b, spread]
+            if r == value:
+                hue = bc - gc
+            elif g == value:
+                hue = np.float32(2.0 + np.float64(rc) - np.float64(bc))
+            else:
+                hue = np.float32(4.0 + np.float64(gc) - np.float64(rc))
+            turns = np.float64(hue) / 6.0 + 1.0  # in [5/6, 2): Pillow's fmod(turns, 1.0), exactly
+            hue = np.float32(turns - 1.0 if turns >= 1.0 else turns)
+            hue_byte = (min(255, int(np.float64(hue) * 255.0)) + shift) & 255
+            saturation = min(255, int(np.float64(quotient[spread, value]) * 255.0))
+        if saturation == 0:
+            out[i, 0] = out[i, 1] = out[i, 2] = value
+            continue
+        p = p_table[value, saturation]
+        sector = sectors[hue_byte]
+        if sector % 2:  # odd sectors use q, even ones t
+            q = min(255, _round_half_away(np.float64(value) * q_factors[saturation, hue_byte]))
+            if sector == 1:
+                out[i, 0], out[i, 1], out[i, 2] = q, value, p
+            elif sector == 3:
+                out[i, 0], out[i, 1], out[i, 2] = p, q, value
+            else:
+                out[i, 0], out[i, 1], out[i, 2] = value, p, q
+        else:
+            t = min(255, _round_half_away(np.float64(value) * t_factors[saturation, hue_byte]))
+            if sector == 0:
+                out[i, 0], out[i, 1], out[i, 2] = value, t, p
+            elif sector == 2:
+                out[i, 0], out[i, 1], out[i, 2] = p, value, t
+            else:
+                out[i, 0], out[i, 1], out[i, 2] = t, p, value
+    return out
+
+
+class RandomGaussianBlur:
+    """A Gaussian blur with sigma ~ U(low, high) px, applied with probability p, as MoCo v2's
+    reference draws it. OpenCV's true Gaussian kernel (reflected borders), not the reference's
+    Pillow blur (three box blurs approximating it): 5x faster, and what the recipe names."""
+
+    def __init__(self, p: float, sigma: tuple[float, float] = (0.1, 2.0)):
+        self.p = p
+        self.sigma = sigma
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        if torch.rand(1).item() >= self.p:
+            return image
+        sigma = torch.empty(1).uniform_(*self.sigma).item()
+        return Image.fromarray(cv2.GaussianBlur(np.asarray(image), (0, 0), sigmaX=sigma), image.mode)
+
+
+def centre_crop_transform(img_size: int, crop_pct: float, interpolation: str):
+    """Evaluation: resize the short side to img_size / crop_pct, centre crop, uint8 RGB tensor."""
+    return transforms.Compose([
+        transforms.Resize(int(img_size / crop_pct), interpolation=str_to_interp_mode(interpolation)),
+        transforms.CenterCrop(img_size),
+        to_rgb_tensor,
+    ])
 
 
 def to_rgb_tensor(image: Image.Image) -> torch.Tensor:
@@ -239,7 +457,8 @@ def to_rgb_tensor(image: Image.Image) -> torch.Tensor:
 
 class BatchStage:
     """The end of the input pipeline, on the training device: a uint8 batch -> normalised float,
-    then timm's random erasing (pixel mode) when training."""
+    then timm's random erasing (pixel mode) when training. Batches of (B, 3, H, W) images or of
+    (B, 2, 3, H, W) view pairs."""
 
     def __init__(self, mean, std, device: torch.device, reprob: float = 0.0):
         std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)

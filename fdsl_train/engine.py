@@ -1,11 +1,13 @@
 """Training engine: models, DDP, AMP, the step loop, evaluation, checkpoints and resume.
 
 Training runs a fixed number of optimisation steps, `epochs * steps_per_epoch`, the same on
-every rank (see data.py for how the data guarantees that). A checkpoint holds the model, EMA,
-optimiser, scheduler, AMP scaler, step and configuration; random generator state is not needed
-in it because every step is seeded from (seed, rank, step) and every sample from its position
-in the data order (rng.py), so a run resumed from step k continues exactly as an uninterrupted
-run would have.
+every rank (see data.py for how the data guarantees that). What a step computes is the
+objective's business (objectives.py: classification, linear probe, MoCo, align-uniform); the
+loop here is the same for all. A checkpoint holds the model, the objective's own state (MoCo's
+key encoder and queue), EMA, optimiser, scheduler, AMP scaler, step and configuration; random
+generator state is not needed in it because every step is seeded from (seed, rank, step) and
+every sample from its position in the data order (rng.py), so a run resumed from step k
+continues exactly as an uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -22,16 +24,20 @@ from pathlib import Path
 import timm
 import torch
 import torch.distributed as torch_dist
-from timm.data import Mixup
-from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
+import torch.distributed.nn.functional as dist_functional
 from timm.optim import create_optimizer_v2, list_optimizers
-from timm.scheduler import CosineLRScheduler
+from timm.scheduler import CosineLRScheduler, MultiStepLRScheduler
 from timm.utils import ModelEmaV3
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+import fdsl_train.models  # noqa: F401  registers fdsl_train's own models with timm
 from fdsl_train import InputError
-from fdsl_train.data import Augmentation, ShardSet, TrainSource, eval_loader, open_shards, open_split
+from fdsl_train.data import (Augmentation, ContrastiveAugmentation, ImageFolderSet, ShardSet, TrainSource, eval_loader,
+                             open_shards, open_split, open_unlabelled)
+from fdsl_train.knn import knn_top1
+from fdsl_train.objectives import (CONTRASTIVE_LOSSES, AlignUniform, Classification, ContrastiveConfig, EmbeddingNet,
+                                   LinearProbe, Moco)
 from fdsl_train.rng import derive_seed, seed_all
 
 CHECKPOINT_FORMAT = "fdsl-train-checkpoint"
@@ -54,6 +60,9 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.05
     min_lr: float = 1e-5
+    sched: str = "cosine"  # or "step": lr x decay_rate at each of decay_epochs
+    decay_epochs: tuple[float, ...] = ()
+    decay_rate: float = 0.1
     warmup_epochs: float = 5.0
     warmup_lr: float = 1e-6
     clip_grad: float | None = None
@@ -64,7 +73,8 @@ class TrainConfig:
     mixup_switch_prob: float = 0.5
     drop_path: float = 0.1
     ema_decay: float = 0.0  # 0: no EMA
-    augmentation: Augmentation = field(default_factory=Augmentation)
+    augmentation: Augmentation | ContrastiveAugmentation = field(default_factory=Augmentation)
+    contrastive: ContrastiveConfig | None = None  # moco and align-uniform runs
     amp: str = "auto"
     seed: int = 0
     workers: int = 4
@@ -135,6 +145,13 @@ class Distributed:
             torch_dist.all_reduce(values)
         return values
 
+    def all_gather(self, rows: torch.Tensor) -> torch.Tensor:
+        """Every rank's `rows` (the same shape on all ranks) concatenated in rank order; gradients
+        flow back to each rank's own rows."""
+        if self.world_size == 1:
+            return rows
+        return torch.cat(dist_functional.all_gather(rows))
+
 
 def amp_dtype(choice: str, device: torch.device) -> torch.dtype | None:
     """auto: bf16 on GPUs that have it, fp16 (with loss scaling) on older ones, none on CPU."""
@@ -194,6 +211,8 @@ def model_weights(checkpoint: dict, ema: bool = False) -> dict[str, torch.Tensor
         while key.startswith(prefixes):
             key = key.split(".", 1)[1]
         cleaned[key] = value
+    if checkpoint.get("objective") in CONTRASTIVE_LOSSES:  # the query encoder's backbone, not its projection head
+        cleaned = {key.removeprefix("backbone."): value for key, value in cleaned.items() if key.startswith("backbone.")}
     return cleaned
 
 
@@ -203,7 +222,7 @@ def classifier_prefixes(model: torch.nn.Module) -> tuple[str, ...]:
 
 
 def checkpoint_num_classes(checkpoint: dict, weights: dict, model: torch.nn.Module) -> int | None:
-    if "num_classes" in checkpoint:
+    if checkpoint.get("num_classes") is not None:
         return int(checkpoint["num_classes"])
     heads = [value for key, value in weights.items() if key.startswith(classifier_prefixes(model)) and key.endswith("weight")]
     return int(heads[0].shape[0]) if heads else None
@@ -265,21 +284,28 @@ def check_resumable(checkpoint: dict, config: TrainConfig, path: Path) -> None:
 
 
 def scheduled_steps(config: TrainConfig, steps_per_epoch: int) -> tuple[int, int]:
-    """(total steps, warm-up steps) of the cosine schedule."""
+    """(total steps, warm-up steps) of the schedule."""
     return config.epochs * steps_per_epoch, round(config.warmup_epochs * steps_per_epoch)
 
 
-def objective(config: TrainConfig):
-    """(mixup/cutmix or None, loss): with mixing, Mixup makes the smoothed soft targets itself."""
-    if config.mixup <= 0 and config.cutmix <= 0:
-        loss = LabelSmoothingCrossEntropy(config.smoothing) if config.smoothing > 0 else torch.nn.CrossEntropyLoss()
-        return None, loss
-    if config.batch_size % 2:
-        raise InputError("mixup/cutmix need an even --batch-size")
-    mixup = Mixup(mixup_alpha=config.mixup, cutmix_alpha=config.cutmix, prob=config.mixup_prob,
-                  switch_prob=config.mixup_switch_prob, label_smoothing=config.smoothing,
-                  num_classes=config.num_classes)
-    return mixup, SoftTargetCrossEntropy()
+def create_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
+    """timm's cosine or step schedule, stepped per iteration."""
+    total_steps, warmup_steps = scheduled_steps(config, steps_per_epoch)
+    if config.sched == "cosine":
+        return CosineLRScheduler(optimizer, t_initial=total_steps, lr_min=config.min_lr, warmup_t=warmup_steps,
+                                 warmup_lr_init=config.warmup_lr, t_in_epochs=False)
+    if config.sched == "step":
+        decay_steps = [round(epoch * steps_per_epoch) for epoch in config.decay_epochs]
+        return MultiStepLRScheduler(optimizer, decay_t=decay_steps, decay_rate=config.decay_rate,
+                                    warmup_t=warmup_steps, warmup_lr_init=config.warmup_lr, warmup_prefix=False,
+                                    t_in_epochs=False)
+    raise InputError(f"unknown schedule {config.sched!r} (cosine or step)")
+
+
+def classification(model: torch.nn.Module, config: TrainConfig) -> Classification:
+    return Classification(model, config.num_classes, smoothing=config.smoothing, mixup=config.mixup,
+                          cutmix=config.cutmix, mixup_prob=config.mixup_prob,
+                          mixup_switch_prob=config.mixup_switch_prob, batch_size=config.batch_size)
 
 
 class JsonLog:
@@ -294,12 +320,13 @@ class JsonLog:
                 file.write(json.dumps(record) + "\n")
 
 
-def train(config: TrainConfig, control: RunControl, model: torch.nn.Module, source, dist: Distributed,
-          val_data=None) -> dict:
+def train(config: TrainConfig, control: RunControl, objective, source, dist: Distributed,
+          evaluate_epoch=None) -> dict:
     """Run (or resume) training; returns a summary of this rank's run.
 
-    `source` (data.TrainSource) gives each epoch's DataLoader;
-    `val_data`, if given, is evaluated at the end of every epoch.
+    `objective` (objectives.py) computes each step's loss and owns the trained `model`;
+    `source` (data.TrainSource) gives each epoch's DataLoader; `evaluate_epoch(model, ema,
+    half)`, if given, is called at the end of every epoch and returns metrics to log.
     """
     device = dist.device
     half = amp_dtype(config.amp, device)
@@ -309,16 +336,15 @@ def train(config: TrainConfig, control: RunControl, model: torch.nn.Module, sour
     total_steps, warmup_steps = scheduled_steps(config, steps_per_epoch)
     end_step = min(total_steps, control.stop_at_step or total_steps)
 
-    model.to(device)
+    model = objective.model
+    objective.to(device)
     if config.opt not in list_optimizers():
         raise InputError(f"unknown optimiser {config.opt!r} (see timm.optim.list_optimizers())")
     optimizer = create_optimizer_v2(model, opt=config.opt, lr=config.scaled_lr(), weight_decay=config.weight_decay,
                                     momentum=config.momentum)
-    scheduler = CosineLRScheduler(optimizer, t_initial=total_steps, lr_min=config.min_lr, warmup_t=warmup_steps,
-                                  warmup_lr_init=config.warmup_lr, t_in_epochs=False)
+    scheduler = create_scheduler(config, optimizer, steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type, enabled=half == torch.float16)
     ema = ModelEmaV3(model, decay=config.ema_decay) if config.ema_decay > 0 else None
-    mixup, loss_fn = objective(config)
     prepare = config.augmentation.batch_stage(device, training=True)  # normalise, erase
 
     log = JsonLog(control.output / LOG_NAME if dist.is_main else None)
@@ -327,6 +353,7 @@ def train(config: TrainConfig, control: RunControl, model: torch.nn.Module, sour
         checkpoint = read_checkpoint(checkpoint_path)
         check_resumable(checkpoint, config, checkpoint_path)
         model.load_state_dict(checkpoint["model"])
+        objective.load_state_dict(checkpoint["objective_state"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         scaler.load_state_dict(checkpoint["scaler"])
@@ -337,8 +364,9 @@ def train(config: TrainConfig, control: RunControl, model: torch.nn.Module, sour
     elif control.resume and dist.is_main:
         print(f"--resume: no checkpoint in {control.output} yet; starting from step 0", file=sys.stderr)
     if step == 0:
-        log.write(event="start", config=config.as_dict(), lr=config.scaled_lr(), total_steps=total_steps,
-                  steps_per_epoch=steps_per_epoch, warmup_steps=warmup_steps, device=str(device))
+        log.write(event="start", objective=objective.name, config=config.as_dict(), lr=config.scaled_lr(),
+                  total_steps=total_steps, steps_per_epoch=steps_per_epoch, warmup_steps=warmup_steps,
+                  device=str(device))
 
     forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if dist.world_size > 1 else model
@@ -353,7 +381,7 @@ def train(config: TrainConfig, control: RunControl, model: torch.nn.Module, sour
     while step < end_step:
         epoch, first_step = divmod(step, steps_per_epoch)
         expected_batches = min(steps_per_epoch, end_step - epoch * steps_per_epoch) - first_step
-        model.train()
+        objective.train()
         batches = 0
         for images, targets in source.loader(epoch, first_step):
             batches += 1
@@ -361,10 +389,8 @@ def train(config: TrainConfig, control: RunControl, model: torch.nn.Module, sour
             scheduler.step_update(step)
             images = prepare(images)
             targets = targets.to(device, non_blocking=True)
-            if mixup is not None:
-                images, targets = mixup(images, targets)
             with torch.autocast(device.type, dtype=half or torch.float32, enabled=half is not None):
-                loss = loss_fn(forward(images), targets)
+                loss = objective.loss(forward, images, targets, step)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if config.clip_grad:
@@ -391,20 +417,21 @@ def train(config: TrainConfig, control: RunControl, model: torch.nn.Module, sour
                 progress.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{record['lr']:.2e}")
                 interval_loss.zero_()
                 interval_steps, interval_start = 0, time.perf_counter()
-            if step % steps_per_epoch == 0 and val_data is not None:
-                result = evaluate_models(model, ema, val_data, config, dist, half)
+            if step % steps_per_epoch == 0 and evaluate_epoch is not None:
+                result = evaluate_epoch(model, ema, half)
                 result.update(epoch=epoch + 1, step=step)
                 evaluations.append(result)
                 log.write(**result)
                 if dist.is_main:
                     scores = ", ".join(f"{key} {value:.2f}" for key, value in result.items() if key.endswith(("top1", "top5")))
                     progress.write(f"epoch {epoch + 1}: {scores}", file=sys.stderr)
-                model.train()
+                objective.train()
             if dist.is_main and (step % control.checkpoint_every == 0 or step == end_step):
                 save_checkpoint(checkpoint_path, dict(
-                    format=CHECKPOINT_FORMAT, format_version=1, model_name=config.model,
-                    model_kwargs=config.model_kwargs, num_classes=config.num_classes, config=config.as_dict(),
-                    step=step, total_steps=total_steps, model=model.state_dict(),
+                    format=CHECKPOINT_FORMAT, format_version=1, objective=objective.name, model_name=config.model,
+                    model_kwargs=config.model_kwargs, num_classes=config.num_classes if isinstance(
+                        objective, Classification) else None, config=config.as_dict(),
+                    step=step, total_steps=total_steps, model=model.state_dict(), objective_state=objective.state_dict(),
                     ema=ema.module.state_dict() if ema is not None else None, optimizer=optimizer.state_dict(),
                     scheduler=scheduler.state_dict(), scaler=scaler.state_dict(),
                 ))
@@ -416,7 +443,10 @@ def train(config: TrainConfig, control: RunControl, model: torch.nn.Module, sour
     summary = dict(event="finished" if step == total_steps else "stopped", rank=dist.rank, step=step,
                    total_steps=total_steps, steps_run=steps_run, samples_run=steps_run * config.batch_size)
     if evaluations:
-        summary.update(final=evaluations[-1], best_top1=max(result["top1"] for result in evaluations))
+        summary["final"] = evaluations[-1]
+        for metric in ("top1", "knn_top1"):
+            if metric in evaluations[-1]:
+                summary[f"best_{metric}"] = max(result[metric] for result in evaluations)
     log.write(**summary)
     return summary
 
@@ -466,44 +496,121 @@ def run_pretrain(config: TrainConfig, control: RunControl, data: list[str], num_
     seed_all(derive_seed(config.seed, "init"))
     model = build_model(config.model, config.num_classes, config.augmentation.img_size, config.drop_path,
                         config.model_kwargs)
+    objective = classification(model, config)
     dist.start()
     try:
-        source = TrainSource(shards, **_source_options(config, dist))
-        return train(config, control, model, source, dist)
+        return train(config, control, objective, TrainSource(shards, **_source_options(config, dist)), dist)
     finally:
         dist.stop()
 
 
-def run_finetune(config: TrainConfig, control: RunControl, init: str | None, data: str, val_data: str | None = None,
-                 init_ema: bool = False, device: str = "auto") -> dict:
-    """Fine-tune a pre-trained backbone with a new head; evaluate top-1 on the val split each epoch.
-
-    `config.model` empty: the model name (and its kwargs) come from the fdsl_train checkpoint.
-    No `init`: train `config.model` from scratch, the baseline pre-training is compared with.
-    """
+def open_downstream(data: str, val_data: str | None) -> tuple[ShardSet | ImageFolderSet, ShardSet | ImageFolderSet]:
+    """(training, validation) data of a downstream task: DATA/train and DATA/val, or --val-data."""
     train_data = open_split(data, "train")
     if isinstance(train_data, ShardSet) and val_data is None:
         raise InputError(f"{data} is a shard folder: give the validation data with --val-data")
     val = open_split(val_data or data, "val")
     if val.num_classes != train_data.num_classes:
         raise InputError(f"training data has {train_data.num_classes} classes, validation data {val.num_classes}")
+    return train_data, val
+
+
+def downstream_model(config: TrainConfig, init: str | None, init_ema: bool, num_classes: int,
+                     dist: Distributed) -> tuple[TrainConfig, torch.nn.Module]:
+    """The model to fine-tune or probe: the --init backbone (any checkpoint model_weights reads)
+    with a new classifier for `num_classes`, or `config.model` from scratch without --init.
+
+    `config.model` empty: the model name (and its kwargs) come from the fdsl_train checkpoint.
+    """
     checkpoint = read_checkpoint(init) if init else {}
     name = config.model or checkpoint.get("model_name")
     if not name:
         raise InputError(f"{init} does not name its model (not an fdsl_train checkpoint): give --model" if init
                          else "give --init (pre-trained weights), or --model to train from scratch")
-    dist = Distributed.from_environment(device)
-    config = dataclasses.replace(config, model=name, num_classes=train_data.num_classes, world_size=dist.world_size,
+    config = dataclasses.replace(config, model=name, num_classes=num_classes, world_size=dist.world_size,
                                  model_kwargs={**checkpoint.get("model_kwargs", {}), **config.model_kwargs})
     seed_all(derive_seed(config.seed, "init"))  # the new head's initialisation
     model = build_model(config.model, config.num_classes, config.augmentation.img_size, config.drop_path,
                         config.model_kwargs)
     if init:
         load_backbone(model, model_weights(checkpoint, ema=init_ema))
+    return config, model
+
+
+def run_finetune(config: TrainConfig, control: RunControl, init: str | None, data: str, val_data: str | None = None,
+                 init_ema: bool = False, device: str = "auto") -> dict:
+    """Fine-tune a pre-trained backbone with a new head; evaluate top-1 on the val split each epoch.
+
+    No `init`: train `config.model` from scratch, the baseline pre-training is compared with.
+    """
+    train_data, val = open_downstream(data, val_data)
+    dist = Distributed.from_environment(device)
+    config, model = downstream_model(config, init, init_ema, train_data.num_classes, dist)
+    objective = classification(model, config)
     dist.start()
     try:
-        source = TrainSource(train_data, **_source_options(config, dist))
-        return train(config, control, model, source, dist, val_data=val)
+        return train(config, control, objective, TrainSource(train_data, **_source_options(config, dist)), dist,
+                     evaluate_epoch=lambda model, ema, half: evaluate_models(model, ema, val, config, dist, half))
+    finally:
+        dist.stop()
+
+
+def run_linear(config: TrainConfig, control: RunControl, init: str | None, data: str, val_data: str | None = None,
+               device: str = "auto") -> dict:
+    """Linear probe: train a new classifier on the frozen --init backbone (no `init`: on a frozen
+    random backbone, the baseline); top-1/top-5 on the val split each epoch. Afterwards the
+    backbone must be bit-identical to the one loaded."""
+    train_data, val = open_downstream(data, val_data)
+    dist = Distributed.from_environment(device)
+    config, model = downstream_model(config, init, False, train_data.num_classes, dist)
+    probe = LinearProbe(model, config.num_classes)
+    dist.start()
+    try:
+        summary = train(config, control, probe, TrainSource(train_data, **_source_options(config, dist)), dist,
+                        evaluate_epoch=lambda model, ema, half: evaluate_models(model, ema, val, config, dist, half))
+    finally:
+        dist.stop()
+    if not probe.backbone_unchanged():
+        raise RuntimeError("the linear probe changed the frozen backbone")
+    summary["backbone_unchanged"] = True
+    JsonLog(control.output / LOG_NAME if dist.is_main else None).write(event="backbone check", backbone_unchanged=True)
+    return summary
+
+
+def run_moco(config: TrainConfig, control: RunControl, data: list[str], num_samples: int | None = None,
+             knn_data: str | None = None, knn_k: int = 200, knn_temperature: float = 0.1, device: str = "auto") -> dict:
+    """Contrastive pre-training (config.contrastive.loss: MoCo v2 or align-uniform) on any images:
+    fdsl-gen shards, labelled or not (labels are ignored), shard URLs or an image folder. With
+    `knn_data` (an image folder with train/ and val/), a kNN monitor runs after every epoch."""
+    contrastive = config.contrastive
+    if contrastive is None or contrastive.loss not in CONTRASTIVE_LOSSES:
+        raise InputError(f"unknown contrastive loss (one of {', '.join(CONTRASTIVE_LOSSES)})")
+    images = open_unlabelled(data, num_samples)
+    knn_sets = None
+    if knn_data is not None:
+        knn_sets = open_split(knn_data, "train"), open_split(knn_data, "val")
+        if not all(isinstance(split, ImageFolderSet) for split in knn_sets):
+            raise InputError(f"--knn-data {knn_data}: give an image folder with train/<class>/ and val/<class>/")
+    dist = Distributed.from_environment(device)
+    config = dataclasses.replace(config, num_classes=0, world_size=dist.world_size)
+    seed_all(derive_seed(config.seed, "init"))
+    backbone = build_model(config.model, 0, config.augmentation.img_size, config.drop_path, config.model_kwargs)
+    net = EmbeddingNet(backbone, contrastive.dim, contrastive.mlp_hidden)
+    if contrastive.loss == "moco":
+        objective = Moco(net, contrastive, config.batch_size * dist.world_size, config.seed, dist)
+    else:
+        objective = AlignUniform(net, contrastive, dist)
+
+    def knn_monitor(model, ema, half):
+        return knn_top1(model.backbone, *knn_sets, config.augmentation.eval_transform(),
+                        config.augmentation.batch_stage(dist.device, training=False), k=knn_k,
+                        temperature=knn_temperature, batch_size=config.batch_size, workers=config.workers, dist=dist,
+                        half=half)
+
+    dist.start()
+    try:
+        return train(config, control, objective, TrainSource(images, **_source_options(config, dist)), dist,
+                     evaluate_epoch=knn_monitor if knn_sets else None)
     finally:
         dist.stop()
 
@@ -513,6 +620,9 @@ def run_evaluate(checkpoint_path: str, data: str, split: str = "val", model: str
                  img_size: int | None = None, crop_pct: float | None = None, device: str = "auto") -> dict:
     """Top-1/top-5 of a checkpoint on labelled data, with the checkpoint's own preprocessing."""
     checkpoint = read_checkpoint(checkpoint_path)
+    if checkpoint.get("objective") in CONTRASTIVE_LOSSES:
+        raise InputError(f"{checkpoint_path} is a {checkpoint['objective']} checkpoint, a backbone without classifier: "
+                         "train one with fdsl-train linear or finetune, then evaluate that")
     dataset = open_split(data, split)
     name = model or checkpoint.get("model_name")
     if not name:

@@ -1,8 +1,12 @@
-"""fdsl_train.data: equal batch counts per rank, exact mid-epoch restarts, input checks."""
+"""fdsl_train.data: equal batch counts per rank, exact mid-epoch restarts, input checks, on
+datasets that fdsl-gen renders (conftest.py)."""
 
 import io
 import json
+import shutil
 import tarfile
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,22 +16,25 @@ from PIL import Image
 from fdsl_train import InputError
 from fdsl_train.data import (
     Augmentation,
+    ContrastiveAugmentation,
     TrainSource,
     open_image_folder,
     open_shards,
+    open_unlabelled,
     tar_files,
     write_digits,
 )
 from fdsl_train.rng import seed_all
-from train_fixtures import write_shard_dataset
 
 AUGMENTATION = Augmentation(img_size=16)
 
 
 @pytest.fixture(scope="module")
-def uneven_shards(tmp_path_factory):
-    """3 shards of 13, 9 and 6 samples: no even split over 2 ranks x 2 workers."""
-    return write_shard_dataset(tmp_path_factory.mktemp("data") / "fdb", shard_sizes=(13, 9, 6), image_size=16)
+def uneven_shards(labelled_shards):
+    """3 shards of 7, 7 and 4 samples, 18 in all: no even split over 2 ranks x 2 workers."""
+    assert [shard["samples"] for shard in json.loads((labelled_shards / "manifest.json").read_text())["shards"]] \
+        == [7, 7, 4]
+    return labelled_shards
 
 
 def shard_source(folder, rank, workers=2, world_size=2, batch_size=2):
@@ -43,22 +50,21 @@ def test_every_rank_gets_the_same_number_of_full_batches(uneven_shards):
     counts = []
     for rank in (0, 1):
         source = shard_source(uneven_shards, rank)
-        assert source.steps_per_epoch == 28 // 4
+        assert source.steps_per_epoch == 18 // 4
         for epoch in (0, 1):
             epoch_batches = batches(source, epoch)
             counts.append(len(epoch_batches))
             assert all(images.shape == (2, 3, 16, 16) and images.dtype == torch.uint8 and len(labels) == 2
                        for images, labels in epoch_batches)
-    assert counts == [7, 7, 7, 7]
+    assert counts == [4, 4, 4, 4]
 
 
-def test_more_loader_slots_than_shards_still_fill_every_epoch(tmp_path):
-    folder = write_shard_dataset(tmp_path / "two", shard_sizes=(5, 3), image_size=16)
-    for rank in (0, 1):
-        assert len(batches(shard_source(folder, rank, workers=3, batch_size=1), epoch=0)) == 4
+def test_more_loader_slots_than_shards_still_fill_every_epoch(uneven_shards):
+    for rank in (0, 1):  # 2 ranks x 3 workers: 6 streams over 3 shards
+        assert len(batches(shard_source(uneven_shards, rank, workers=3, batch_size=1), epoch=0)) == 9
 
 
-@pytest.mark.parametrize("start_step", [1, 2, 5])
+@pytest.mark.parametrize("start_step", [1, 2, 3])
 def test_an_epoch_started_mid_way_continues_the_uninterrupted_one(uneven_shards, start_step):
     source = shard_source(uneven_shards, rank=1)
     whole = batches(source, epoch=3)
@@ -141,26 +147,98 @@ def test_tar_reader_reads_what_tarfile_reads(tmp_path, tar_format):
         assert list(tar_files(stream)) == expected
 
 
-def test_incomplete_dataset_is_refused(tmp_path):
-    folder = write_shard_dataset(tmp_path / "fdb", status="rendering")
-    with pytest.raises(InputError, match="status is 'rendering', not 'complete'"):
-        open_shards([str(folder)])
+def test_incomplete_dataset_is_refused(search_only):
+    with pytest.raises(InputError, match="status is 'search-only', not 'complete'"):
+        open_shards([str(search_only)])
 
 
-def test_manifest_shards_must_exist(tmp_path):
-    folder = write_shard_dataset(tmp_path / "fdb")
-    (folder / "fractaldb-000001.tar").unlink()
+def test_manifest_shards_must_exist(uneven_shards, tmp_path):
+    folder = shutil.copytree(uneven_shards, tmp_path / "va")
+    (folder / "visualatom-000001.tar").unlink()
     with pytest.raises(InputError, match="missing"):
         open_shards([str(folder)])
 
 
-def test_shard_lists_take_counts_from_the_command_line(tmp_path):
-    folder = write_shard_dataset(tmp_path / "fdb")
-    pattern = str(folder / "fractaldb-{000000..000002}.tar")
+def test_shard_lists_take_counts_from_the_command_line(uneven_shards):
+    pattern = str(uneven_shards / "visualatom-{000000..000002}.tar")
     with pytest.raises(InputError, match="--num-classes and --num-samples"):
         open_shards([pattern])
-    shards = open_shards([pattern], num_classes=3, num_samples=16)
-    assert len(shards.urls) == 3 and shards.num_samples == 16
-    manifest = json.loads((folder / "manifest.json").read_text())
+    shards = open_shards([pattern], num_classes=3, num_samples=18)
+    assert len(shards.urls) == 3 and shards.num_samples == 18
+    manifest = json.loads((uneven_shards / "manifest.json").read_text())
     with pytest.raises(InputError, match="contradicts the manifest"):
-        open_shards([str(folder)], num_classes=manifest["num_classes"] + 1)
+        open_shards([str(uneven_shards)], num_classes=manifest["num_classes"] + 1)
+
+
+def test_unlabelled_sets_serve_contrastive_training_only(deadleaves_shards, spectrum_shards):
+    for folder, samples in ((deadleaves_shards, 32), (spectrum_shards, 16)):
+        with pytest.raises(InputError, match="unlabelled"):
+            open_shards([str(folder)])
+        images = open_unlabelled([str(folder)])
+        assert not images.labelled and images.num_samples == samples
+    with pytest.raises(InputError, match="--num-samples"):
+        open_unlabelled([str(deadleaves_shards / "deadleaves-{000000..000003}.tar")])
+    assert open_unlabelled([str(deadleaves_shards / "deadleaves-{000000..000003}.tar")], num_samples=32).num_samples == 32
+
+
+def test_image_folders_for_contrastive_training_may_be_flat_or_have_classes(tmp_path):
+    write_digits(tmp_path / "digits", image_size=16, val_fraction=0.5)
+    with_classes = open_unlabelled([str(tmp_path / "digits" / "val")])
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path, _ in with_classes.samples[:5]:
+        shutil.copy(path, flat / f"{Path(path).parent.name}-{Path(path).name}")
+    assert open_unlabelled([str(flat)]).num_samples == 5
+    assert with_classes.num_samples == 899
+    with pytest.raises(InputError, match="neither an fdsl shard folder"):
+        open_unlabelled([str(tmp_path / "digits")])  # it holds train/<class>/..., two levels down
+
+
+def test_two_views_are_independent_draws_and_resume_exactly(deadleaves_shards):
+    augmentation = ContrastiveAugmentation(img_size=16)
+    source = TrainSource(open_unlabelled([str(deadleaves_shards)]), transform=augmentation.train_transform(),
+                         batch_size=4, rank=0, world_size=1, workers=2, seed=1, shuffle_buffer=5)
+    whole = batches(source, epoch=0)
+    assert len(whole) == 8 and whole[0][0].shape == (4, 2, 3, 16, 16) and whole[0][0].dtype == torch.uint8
+    assert all(not torch.equal(views[:, 0], views[:, 1]) for views, _ in whole)
+    resumed = batches(source, epoch=0, start_step=3)
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(whole[3:], resumed))
+
+
+def test_grayscale_images_take_two_views_exactly_like_their_rgb_copies():
+    pixels = np.random.default_rng(1).integers(0, 256, (40, 40), dtype=np.uint8)
+    gray = Image.fromarray(pixels)
+    transform = ContrastiveAugmentation(img_size=24).train_transform()
+    for seed in range(60):  # colour jitter, grayscale and blur each drawn ~half the time or more
+        seed_all(seed)
+        from_gray = transform(gray)
+        seed_all(seed)
+        assert torch.equal(from_gray, transform(gray.convert("RGB"))), seed
+
+
+@pytest.mark.parametrize("hue_factor", [0.1, -0.37])
+def test_hue_kernel_matches_torchvision_on_every_rgb_colour(hue_factor):
+    from torchvision.transforms import functional
+
+    from fdsl_train.data import shift_hue
+
+    every = np.arange(2**24, dtype=np.uint32)
+    colours = np.stack([every >> 16, (every >> 8) & 255, every & 255], axis=-1).astype(np.uint8)
+    image = Image.fromarray(colours.reshape(4096, 4096, 3))
+    ours, theirs = np.asarray(shift_hue(image, hue_factor)), np.asarray(functional.adjust_hue(image, hue_factor))
+    assert (ours != theirs).any(axis=-1).sum() == 0
+    assert (ours != colours.reshape(4096, 4096, 3)).any()  # the hue did move
+
+
+def test_colour_jitter_gives_torchvision_pixels_from_the_same_draws():
+    from torchvision import transforms
+
+    from fdsl_train.data import ColorJitter
+
+    image = Image.fromarray(np.random.default_rng(2).integers(0, 256, (48, 48, 3), dtype=np.uint8))
+    ours, theirs = ColorJitter(0.4, 0.4, 0.4, 0.1), transforms.ColorJitter(0.4, 0.4, 0.4, 0.1)
+    for seed in range(30):
+        seed_all(seed)
+        jittered = np.asarray(ours(image))
+        seed_all(seed)
+        assert np.array_equal(jittered, np.asarray(theirs(image))), seed

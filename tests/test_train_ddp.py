@@ -10,11 +10,10 @@ import pytest
 import torch
 
 from fdsl_train.engine import CHECKPOINT_NAME, LOG_NAME
-from train_fixtures import write_shard_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 TORCHRUN = Path(sys.executable).with_name("torchrun")
-STEPS = 3 * 16 // (2 * 2)  # 3 epochs of 16 samples at 2 ranks x batch 2
+STEPS = 3 * (18 // (2 * 2))  # 3 epochs of 18 samples at 2 ranks x batch 2
 
 
 def torchrun_pretrain(data: Path, output: Path, *extra: str) -> list[dict]:
@@ -33,15 +32,10 @@ def torchrun_pretrain(data: Path, output: Path, *extra: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def uneven_shards(tmp_path_factory):
-    # 3 shards of 7, 5 and 4 samples over 2 ranks x 2 loader workers: 4 streams, 3 shards.
-    return write_shard_dataset(tmp_path_factory.mktemp("ddp") / "fdb", shard_sizes=(7, 5, 4))
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(uneven_shards):
-    output = uneven_shards.parent / "whole"
-    return output, torchrun_pretrain(uneven_shards, output)
+def uninterrupted(labelled_shards, tmp_path_factory):
+    # 3 shards of 7, 7 and 4 samples over 2 ranks x 2 loader workers: 4 streams, 3 shards.
+    output = tmp_path_factory.mktemp("ddp") / "whole"
+    return output, torchrun_pretrain(labelled_shards, output)
 
 
 def test_two_ranks_run_the_same_steps_on_uneven_shards(uninterrupted):
@@ -60,11 +54,11 @@ def test_two_ranks_run_the_same_steps_on_uneven_shards(uninterrupted):
     assert checkpoint["model"]["pos_embed"].shape[1] == 1 + (32 // 8) ** 2  # built for --img-size 32
 
 
-def test_two_ranks_resume_exactly(uninterrupted, uneven_shards):
-    output = uneven_shards.parent / "split"
-    stopped = torchrun_pretrain(uneven_shards, output, "--stop-at-step", "5")  # mid-epoch 1
+def test_two_ranks_resume_exactly(uninterrupted, labelled_shards):
+    output = uninterrupted[0].parent / "split"
+    stopped = torchrun_pretrain(labelled_shards, output, "--stop-at-step", "5")  # mid-epoch 1
     assert [summary["step"] for summary in stopped] == [5, 5]
-    resumed = torchrun_pretrain(uneven_shards, output, "--resume")
+    resumed = torchrun_pretrain(labelled_shards, output, "--resume")
     assert [summary["steps_run"] for summary in resumed] == [STEPS - 5] * 2
 
     whole = torch.load(uninterrupted[0] / CHECKPOINT_NAME, map_location="cpu", weights_only=True)["model"]

@@ -1,36 +1,36 @@
-"""Fine-tuning a pre-trained checkpoint on the digits, and evaluating the result."""
+"""End to end on real fdsl-gen output: pre-train, fine-tune on the digits, evaluate."""
 
 import json
 
 import pytest
 import torch
+from click.testing import CliRunner
 
-from fdsl_train.data import Augmentation, write_digits
-from fdsl_train.engine import CHECKPOINT_NAME, LOG_NAME, RunControl, TrainConfig, run_evaluate, run_finetune, run_pretrain
-from train_fixtures import write_shard_dataset
-
+from fdsl_train.__main__ import cli
+from fdsl_train.engine import CHECKPOINT_NAME, LOG_NAME
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-def test_finetuned_checkpoint_beats_chance_on_digits(tmp_path):
-    shards = write_shard_dataset(tmp_path / "fdb", shard_sizes=(8, 8))
-    pretrained = run_pretrain(
-        TrainConfig(model="resnet10t", epochs=2, batch_size=4, workers=0, augmentation=Augmentation(img_size=32)),
-        RunControl(output=tmp_path / "pretrain", progress=False), [str(shards)], device="cpu",
-    )
-    assert pretrained["event"] == "finished"
-    write_digits(tmp_path / "digits", image_size=32)
+def fdsl_train(*arguments) -> dict:
+    """Run an fdsl-train command in this process; returns the JSON it printed last."""
+    result = CliRunner().invoke(cli, [str(argument) for argument in arguments])
+    assert result.exit_code == 0, (result.output, result.exception)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_fdsl_gen_output_pretrains_a_checkpoint_that_finetunes_above_chance(tmp_path, labelled_shards, digits):
+    pretrained = fdsl_train("pretrain", "--data", labelled_shards, "--model", "resnet10t", "--img-size", 32,
+                            "--epochs", 2, "--batch-size", 4, "--workers", 0, "--output", tmp_path / "pretrain",
+                            "--no-progress", "--device", "cpu")
+    assert pretrained["event"] == "finished" and pretrained["step"] == 2 * (18 // 4)
 
     # A short, plain recipe: one epoch of AdamW without mixing, RandAugment or erasing.
-    config = TrainConfig(
-        model="", epochs=1, batch_size=32, opt="adamw", lr=2e-3, lr_batch=32, weight_decay=0.05, warmup_epochs=0.2,
-        smoothing=0.1, mixup=0, cutmix=0, drop_path=0, workers=2,
-        augmentation=Augmentation(img_size=32, scale_min=0.5, hflip=0, auto_augment=None, reprob=0, crop_pct=1.0),
-    )
-    summary = run_finetune(config, RunControl(output=tmp_path / "finetune", progress=False),
-                           init=str(tmp_path / "pretrain" / CHECKPOINT_NAME), data=str(tmp_path / "digits"),
-                           device="cpu")
+    summary = fdsl_train("finetune", "--init", tmp_path / "pretrain" / CHECKPOINT_NAME, "--data", digits,
+                         "--img-size", 32, "--epochs", 1, "--batch-size", 32, "--opt", "adamw", "--lr", 2e-3,
+                         "--lr-batch", 32, "--weight-decay", 0.05, "--warmup-epochs", 0.2, "--mixup", 0, "--cutmix", 0,
+                         "--aa", "none", "--reprob", 0, "--scale-min", 0.5, "--hflip", 0, "--crop-pct", 1,
+                         "--workers", 2, "--output", tmp_path / "finetune", "--no-progress", "--device", "cpu")
     top1 = summary["final"]["top1"]
     assert summary["final"]["samples"] == 360
     assert top1 > 50, f"top-1 {top1:.1f}% with 10 classes"
@@ -41,8 +41,8 @@ def test_finetuned_checkpoint_beats_chance_on_digits(tmp_path):
     log = [json.loads(line) for line in (tmp_path / "finetune" / LOG_NAME).read_text().splitlines()]
     assert [record["top1"] for record in log if "top1" in record] == [top1]
 
-    evaluated = run_evaluate(str(tmp_path / "finetune" / CHECKPOINT_NAME), str(tmp_path / "digits"), workers=0,
-                             device="cpu")
+    evaluated = fdsl_train("evaluate", "--ckpt", tmp_path / "finetune" / CHECKPOINT_NAME, "--data", digits,
+                           "--workers", 0, "--device", "cpu")
     assert evaluated["top1"] == pytest.approx(top1) and evaluated["samples"] == 360
 
 

@@ -7,7 +7,6 @@ import torch
 
 from fdsl_train.data import Augmentation
 from fdsl_train.engine import CHECKPOINT_NAME, LOG_NAME, RunControl, TrainConfig, run_pretrain
-from train_fixtures import write_shard_dataset
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -27,8 +26,8 @@ def final_state(output):
     return checkpoint["step"], {**checkpoint["model"], **{f"ema.{key}": value for key, value in checkpoint["ema"].items()}}
 
 
-def test_resumed_run_equals_uninterrupted_run(tmp_path):
-    data = write_shard_dataset(tmp_path / "fdb", shard_sizes=(7, 5, 4))  # 16 samples: 4 steps per epoch
+def test_resumed_run_equals_uninterrupted_run(tmp_path, labelled_shards):
+    data = labelled_shards  # 18 samples: 4 steps of 4 per epoch
 
     whole = pretrain(data, tmp_path / "whole")
     assert whole["event"] == "finished" and whole["step"] == whole["total_steps"] == 8
@@ -54,9 +53,9 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     assert [event["step"] for event in events if event.get("event") == "resume"] == [3, 6]
 
 
-def test_another_seed_gives_other_weights(tmp_path):
+def test_another_seed_gives_other_weights(tmp_path, labelled_shards):
     """The comparison above can tell runs apart."""
-    data = write_shard_dataset(tmp_path / "fdb", shard_sizes=(4, 4))
+    data = labelled_shards
     pretrain(data, tmp_path / "a", stop_at_step=2)
     pretrain(data, tmp_path / "b", seed=6, stop_at_step=2)
     _, a = final_state(tmp_path / "a")
