@@ -63,19 +63,24 @@ def load_encoder(arch, path):
 
     weights = model_weights(read_checkpoint(path))
     model = build_encoder(arch)
-    wanted = set(model.state_dict())
+    # batch-norm step counters play no part in eval mode, and older checkpoints lack them
+    wanted = {key for key in model.state_dict() if not key.endswith("num_batches_tracked")}
     for prefix in ("", "backbone.", "encoder_q."):
         backbone = {key[len(prefix):]: value for key, value in weights.items()
-                    if key.startswith(prefix) and not key[len(prefix):].startswith("fc.")}
+                    if key.startswith(prefix) and not key[len(prefix):].startswith("fc.")
+                    and not key.endswith("num_batches_tracked")}
         if wanted <= set(backbone):
             break
     else:
         missing = sorted(wanted - set(backbone))
         raise EncoderError(f"holds no {arch} backbone ({len(missing)} of its {len(wanted)} tensors missing, "
-                           f"e.g. {missing[0]})")
+                           f"e.g. {missing[0]}; another --arch?)")
+    extra = sorted(set(backbone) - wanted)
+    if extra:
+        raise EncoderError(f"holds more than a {arch} backbone ({len(extra)} other tensors, e.g. {extra[0]}; another --arch?)")
     try:
-        model.load_state_dict({key: backbone[key] for key in wanted})
-    except RuntimeError as error:
+        model.load_state_dict(backbone, strict=False)
+    except RuntimeError as error:  # a shape mismatch
         raise EncoderError(f"holds no {arch} backbone: {str(error).splitlines()[-1].strip()}") from None
     return model
 
@@ -166,8 +171,9 @@ def objective_weights(units, width):
 def visualise(encoder, width, spectra, transforms, units, lr, device):
     """Optimise a batch for an encoder of pooled ``width``: ``spectra[b]`` (3, S, S/2 + 1, 2)
     image b's initial parameters, ``transforms[b]`` (steps, 6) its transforms, ``units[b]`` its
-    target units. Returns the final images (B, S, S, 3)
-    uint8 on the CPU, and the objective (mean target activation) of each at the last step."""
+    target units. Returns the final images (B, S, S, 3) uint8 on the CPU, and each one's
+    objective (the mean activation of its targets, seen through its transforms) at the last
+    step."""
     size = spectra[0].shape[1]
     scale = fourier_scale(size).to(device)
     weights = objective_weights(units, width).to(device)
