@@ -31,6 +31,9 @@ bench: install
 	$(PY) bench/deadleaves_pipeline.py
 	$(PY) bench/spectrum_render.py
 	$(PY) bench/train_input_pipeline.py
+	$(PY) bench/stylegan_render.py
+	$(PY) bench/featurevis_render.py
+	$(PY) bench/gpu_stylegan.py
 
 clean:
 	rm -rf $(VENV) out
