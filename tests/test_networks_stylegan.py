@@ -8,6 +8,13 @@ import torch.nn.functional as F
 from fdsl_gen.networks import stylegan as sg
 
 
+def test_the_family_names_the_network_variants():
+    from fdsl_gen.families import featurevis, stylegan
+    from fdsl_gen.networks import featurevis as fv
+
+    assert stylegan.VARIANTS == sg.VARIANTS and featurevis.ARCHITECTURES == tuple(fv.ARCHITECTURES)
+
+
 def test_architecture_is_stylegan2_at_256():
     layers = sg.architecture(256)
     assert sg.num_styles(layers) == 14  # one style per synthesis layer, ToRGBs sharing the next conv's

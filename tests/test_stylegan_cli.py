@@ -133,3 +133,14 @@ def test_cuda_without_a_gpu_is_a_usage_error(capsys, tmp_path):
         pytest.skip("a CUDA device is present")
     assert "--device cuda: torch finds no CUDA device here" in usage_error(capsys, tmp_path / "ds", "stylegan",
                                                                            "--device", "cuda")
+
+
+def test_family_modules_do_not_import_torch():
+    """Only fdsl_gen/networks imports torch: the other families' workers never load it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from fdsl_gen.families import family_names, get_family; "
+            "[get_family(name).configure({}) for name in family_names() if name not in ('stylegan', 'featurevis')]; "
+            "[get_family(name) for name in family_names()]; print('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

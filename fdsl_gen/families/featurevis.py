@@ -67,7 +67,7 @@ class FeatureVis(UnlabelledFamily):
     name = "featurevis"
     help = """Feature visualisations (Baradad et al., NeurIPS 2021), unlabelled: images that
     maximise one unit, then pairs of units, of a ResNet-50's pooled features. --encoder: a
-    checkpoint (fdsl-train moco on dead leaves gives fv-dl) or random. About 20 s an image at
+    checkpoint (fdsl-train moco on dead leaves gives fv-dl) or random. About 40 s an image at
     256 px on one CPU core; --device cuda optimises batches on a GPU.
 
     Example: fdsl-gen featurevis --encoder runs/moco-dl/checkpoint.pt --images 105000 --device cuda --out shards/fv-dl"""

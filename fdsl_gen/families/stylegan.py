@@ -34,12 +34,14 @@ class Renderer:
 
     def __init__(self, variant, image_size, seed, images_per_network, device):
         from ..networks import stylegan
+        from ..networks.settings import render_settings
 
-        self.net = stylegan
+        self.net, self.settings = stylegan, render_settings
         self.variant, self.seed, self.images_per_network, self.device = variant, seed, images_per_network, device
         self.layers = stylegan.architecture(image_size)
         self.kernel_count = 0 if variant == "random" else len(stylegan.kernel_dictionary(variant))
         self._networks = {}
+        self.noise_map = functools.lru_cache(maxsize=256)(self._noise_map)
 
     def key(self, stream, *ids):
         return rng.derive_key(self.seed, STREAMS[stream], *ids)
@@ -50,8 +52,7 @@ class Renderer:
                                  for l, layer in enumerate(self.layers)]
         return self._networks[n]
 
-    @functools.lru_cache(maxsize=256)
-    def noise_map(self, n, layer_index, entry):
+    def _noise_map(self, n, layer_index, entry):
         g = self.net.generator(self.key("noise_map", n, layer_index, entry))
         return self.net.pink_noise(g, self.layers[layer_index].resolution, envelope=self.variant == "sparse")
 
@@ -74,9 +75,7 @@ class Renderer:
                  for i in indices]
         noise = [self.noise(n, d) for n, d in zip(networks, draws)]
         parameters = [self.network(n) for n in networks]
-        from ..networks.settings import render_settings
-
-        with render_settings(self.device):
+        with self.settings(self.device):
             raw = self.net.synthesise(self.layers, self.variant, parameters, draws, noise, self.device)
         kept = set(networks[-NETWORK_CACHE_IMAGES:])
         self._networks = {n: p for n, p in self._networks.items() if n in kept}
@@ -94,7 +93,7 @@ class StyleGAN(UnlabelledFamily):
     name = "stylegan"
     help = """Random StyleGAN (Baradad et al., NeurIPS 2021), unlabelled: renders of untrained
     StyleGAN2 synthesis networks, a new network every 400 images; seeded, unlike the reference.
-    About 1 s an image at 256 px on one CPU core; --device cuda renders batches on a GPU.
+    About 1.3 s an image at 256 px on one CPU core; --device cuda renders batches on a GPU.
 
     Example: fdsl-gen stylegan --variant oriented --images 1300000 --device cuda --out shards/stylegan-oriented"""
     options = (
