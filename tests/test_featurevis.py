@@ -151,10 +151,16 @@ def test_bad_encoders_are_one_line_and_exit_2(capsys, tmp_path):
     (tmp_path / "text.pt").write_text("not a checkpoint")
     torch.save(torchvision_weights("resnet34"), tmp_path / "resnet34.pt")
     torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "tiny.pt")
+    torch.save([1, 2], tmp_path / "list.pt")
+    torch.save(dict(torchvision_weights("resnet18"), **{"conv1.weight": torch.zeros(1)}), tmp_path / "shape.pt")
+    torch.save({"model": {"fc.weight": torch.zeros(1)}}, tmp_path / "head.pt")
     cases = [(tmp_path / "missing.pt", "no such file"),
              (tmp_path / "text.pt", "not a readable PyTorch checkpoint"),
              (tmp_path / "resnet34.pt", "holds more than a resnet18 backbone"),
-             (tmp_path / "tiny.pt", "holds no resnet18 backbone")]
+             (tmp_path / "tiny.pt", "holds no resnet18 backbone"),
+             (tmp_path / "list.pt", "holds a list, not a state dict"),
+             (tmp_path / "shape.pt", "holds no resnet18 backbone: size mismatch for conv1.weight"),
+             (tmp_path / "head.pt", "holds no resnet18 backbone")]
     for path, message in cases:
         assert message in usage_error(capsys, tmp_path / "ds", "featurevis", *TINY, "--encoder", path)
     assert "holds no resnet50 backbone" in usage_error(capsys, tmp_path / "ds", "featurevis", "--encoder",

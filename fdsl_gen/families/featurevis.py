@@ -106,9 +106,11 @@ class FeatureVis(UnlabelledFamily):
         path = os.path.abspath(config["encoder"])
         if not os.path.isfile(path):
             raise UsageError(f"--encoder {config['encoder']}: no such file (give a checkpoint or 'random')")
+        from fdsl_train import InputError
+
         try:
             encoder_for(config["arch"], path, config["seed"])  # refuse a bad checkpoint before any output
-        except Exception as error:  # fdsl_train's InputError or the architecture's mismatch
+        except (InputError, featurevis.EncoderError) as error:  # unreadable; not a backbone of --arch
             raise UsageError(f"--encoder {config['encoder']}: {error}") from None
         config["encoder"], config["encoder_sha256"] = path, file_sha256(path)
         return config

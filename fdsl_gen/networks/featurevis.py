@@ -61,7 +61,10 @@ def load_encoder(arch, path):
     EncoderError (or fdsl_train's InputError for an unreadable file)."""
     from fdsl_train.engine import model_weights, read_checkpoint
 
-    weights = model_weights(read_checkpoint(path))
+    checkpoint = read_checkpoint(path)
+    if not isinstance(checkpoint, dict):
+        raise EncoderError(f"holds a {type(checkpoint).__name__}, not a state dict or checkpoint")
+    weights = model_weights(checkpoint)
     model = build_encoder(arch)
     # batch-norm step counters play no part in eval mode, and older checkpoints lack them
     wanted = {key for key in model.state_dict() if not key.endswith("num_batches_tracked")}
@@ -193,9 +196,3 @@ def visualise(encoder, width, spectra, transforms, units, lr, device):
     pixels = torch.round(images.clamp(0, 1) * 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return pixels, objective.detach().cpu().tolist()
 
-
-def pooled_features(encoder, images, device="cpu"):
-    """Pooled features (B, width) of uint8 images (B, S, S, 3), ImageNet-normalised."""
-    x = torch.as_tensor(images).permute(0, 3, 1, 2).float().div(255).to(device)
-    with torch.no_grad():
-        return encoder(normalised(x)).cpu()
