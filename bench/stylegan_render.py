@@ -37,7 +37,6 @@ def main():
     parser.add_argument("--images", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     print(f"machine: {os.cpu_count()} cores, shared with other jobs (load average {os.getloadavg()[0]:.1f}); "
           f"1 process, 1 thread; {args.images} images per figure, each on a new network")
     for size in args.sizes:
