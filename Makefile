@@ -37,6 +37,9 @@ bench: install
 	$(PY) bench/train_input_pipeline.py
 	$(PY) bench/moco_input_pipeline.py
 	$(PY) bench/gpu_moco.py
+	$(PY) bench/stylegan_render.py
+	$(PY) bench/featurevis_render.py
+	$(PY) bench/gpu_stylegan.py
 
 clean:
 	rm -rf $(VENV) out

@@ -34,7 +34,7 @@ def timed(function):
 
 
 def render_only(model, images, size):
-    keys = [rng.derive_key(0, rng.SPECTRUM_IMAGE, i) for i in range(images)]
+    keys = [rng.derive_key(0, Spectrum.streams["image"], i) for i in range(images)]
     _, wall, cpu = timed(lambda: [sp.sample_image(key, size, model) for key in keys])
     return images / wall, images / cpu
 

@@ -17,10 +17,13 @@ def family_of(manifest):
 
 
 def _configures_to(family, options, config):
+    """Whether ``options`` give the declared options of ``config`` (values a family derives
+    from them, such as an encoder's sha256, follow)."""
     try:
-        return family.configure(dict(options)) == config
+        configured = family.configure(dict(options))
     except UsageError:
         return False
+    return {name: configured[name] for name in config} == config
 
 
 def _fewest_options(family, config, base):

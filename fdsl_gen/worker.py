@@ -18,12 +18,11 @@ def sample_key(class_index, instance):
 def render_shard(family, plan, out, name, shard):
     samples = []
     diverged = 0
-    for class_index, group in plan.shard_groups(shard):
-        for instance, image, meta in family.render_group(class_index, group):
-            diverged += bool(meta.get("diverged"))
-            label = family.label(class_index, instance)
-            members = [("cls", str(label).encode()), ("json", encode_json(meta)), ("png", encode_png(image, family.png_params))]
-            samples.append((sample_key(class_index, instance), members))
+    for class_index, instance, image, meta in family.render_groups(plan.shard_groups(shard)):
+        diverged += bool(meta.get("diverged"))
+        label = family.label(class_index, instance)
+        members = [("cls", str(label).encode()), ("json", encode_json(meta)), ("png", encode_png(image, family.png_params))]
+        samples.append((sample_key(class_index, instance), members))
     order = plan.sample_order(shard, len(samples))
     file_name = shard_name(name, shard)
     stats = write_shard(out, file_name, [samples[i] for i in order])

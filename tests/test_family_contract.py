@@ -108,6 +108,8 @@ def test_built_in_declarations_hold_together():
     ["visualatom", "--classes", 2, "--instances", 3, "--image-size", 32, "--line-num-max", 4],
     ["deadleaves", "--shape", "mixed", "--images", 4, "--image-size", 32],
     ["spectrum", "--model", "spectrum-color", "--images", 2, "--image-size", 32],
+    ["stylegan", "--variant", "sparse", "--images", 2, "--image-size", 16],
+    ["featurevis", "--arch", "resnet18", "--images", 2, "--image-size", 32, "--steps", 2],
 ])
 def test_every_sample_rerenders_from_its_json(capsys, tmp_path, args):
     code, _, err = run_cli(capsys, *args, "--workers", 1, "--quiet", "--out", tmp_path / "ds")

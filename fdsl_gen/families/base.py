@@ -214,6 +214,14 @@ class Family:
         """Render one group: a list of (instance, image ndarray uint8, sample metadata dict)."""
         raise NotImplementedError
 
+    def render_groups(self, groups):
+        """Render one shard's groups, ``(class index, group in class)`` pairs, in order: yields
+        (class index, instance, image, metadata). A family that renders several groups at once
+        (a batch on a GPU) overrides this."""
+        for class_index, group in groups:
+            for instance, image, meta in self.render_group(class_index, group):
+                yield class_index, instance, image, meta
+
     @staticmethod
     def render_sample(meta):
         """Re-render exactly the image of one sample from its .json metadata alone."""
@@ -239,13 +247,26 @@ class UnlabelledFamily(Family):
     def instances_per_class(self):
         return 1
 
+    batch_size = 1  # images that render_images renders together
+
     def render_group(self, class_index, group_in_class):
         image, meta = self.render_image(class_index)
         return [(0, image, dict(meta, index=class_index))]
 
+    def render_groups(self, groups):
+        indices = [class_index for class_index, _ in groups]
+        for start in range(0, len(indices), self.batch_size):
+            batch = indices[start:start + self.batch_size]
+            for index, (image, meta) in zip(batch, self.render_images(batch)):
+                yield index, 0, image, dict(meta, index=index)
+
     def render_image(self, index):
         """Image ``index``: (image ndarray uint8, sample metadata dict)."""
         raise NotImplementedError
+
+    def render_images(self, indices):
+        """Images ``indices`` (at most ``batch_size``): a list of (image, metadata)."""
+        return [self.render_image(index) for index in indices]
 
 
 # Dead leaves and the statistical models come from one paper.
