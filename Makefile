@@ -35,6 +35,7 @@ bench: install
 	$(PY) bench/spectrum_render.py
 	$(PY) bench/patches_pipeline.py
 	$(PY) bench/train_input_pipeline.py
+	$(PY) bench/render_loader.py
 	$(PY) bench/moco_input_pipeline.py
 	$(PY) bench/gpu_moco.py
 	$(PY) bench/stylegan_render.py

@@ -43,9 +43,9 @@ def run_options(family):
         click.Option(["--overwrite"], is_flag=True, help="Replace an existing dataset in --out instead of resuming it."),
         click.Option(["--quiet"], is_flag=True, help="No progress bars."),
     ]
-    if family.labelled:
-        options.insert(1, click.Option(["--search-only"], is_flag=True,
-                                       help="Write the manifest with the class table and no images."))
+    options.insert(1, click.Option(["--search-only"], is_flag=True,
+                                   help="Write the manifest (configuration and class table) and no images: "
+                                        "enough to render the set later, or in the loader (render:PATH)."))
     return options
 
 
@@ -138,8 +138,10 @@ def run_generation(family, options):
         click.echo(f"{manifest['num_samples']} unlabelled samples in {manifest['num_shards']} shards: {options['out']}")
     elif manifest["status"] == "complete":
         click.echo(f"{manifest['num_samples']} samples of {manifest['num_classes']} classes in {manifest['num_shards']} shards: {options['out']}")
-    else:
+    elif manifest["labelled"]:
         click.echo(f"class table of {manifest['num_classes']} classes: {os.path.join(options['out'], 'manifest.json')}")
+    else:
+        click.echo(f"manifest of {manifest['num_samples']} images, none rendered: {os.path.join(options['out'], 'manifest.json')}")
 
 
 class FamilyGroup(click.Group):

@@ -138,7 +138,7 @@ def _generate(family_cls, config, out, name, shard_size, workers, overwrite, sea
 
             class_table, class_source = family_cls.build_class_table(config, parallel_map, on_search)
     family = family_cls(config, class_table)
-    plan = Plan(family.num_classes, family.instances_per_class, family.group_size, shard_size, config["seed"])
+    plan = Plan.of(family, shard_size, config["seed"])
     status = manifests.SEARCH_ONLY if search_only else manifests.IN_PROGRESS
     if existing is None or existing["status"] != manifests.COMPLETE:
         manifests.write(out, manifests.build(family, run_config, class_source, plan, status))

@@ -22,6 +22,11 @@ class Plan:
     shard_size: int  # target samples per shard; shards hold whole groups
     seed: int
 
+    @classmethod
+    def of(cls, family, shard_size, seed):
+        """The plan of a family's dataset (its classes, instances and render groups)."""
+        return cls(family.num_classes, family.instances_per_class, family.group_size, shard_size, seed)
+
     @property
     def groups_per_class(self):
         return math.ceil(self.instances_per_class / self.group_size)

@@ -66,7 +66,7 @@ def _decode(png):
 def read_from_shards(out, manifest, family, wanted):
     """{(class, instance): Sample} read from the shards that hold them."""
     config = manifest["config"]
-    plan = Plan(family.num_classes, family.instances_per_class, family.group_size, config["shard_size"], config["seed"])
+    plan = Plan.of(family, config["shard_size"], config["seed"])
     keys_by_shard = {}
     for class_index, instance in wanted:
         shard = plan.shard_of(class_index, instance // family.group_size)

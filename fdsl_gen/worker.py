@@ -15,17 +15,23 @@ def sample_key(class_index, instance):
     return f"{class_index:06d}_{instance:06d}"
 
 
+def shard_samples(family, plan, shard):
+    """The samples of ``shard``, rendered, in the order the shard stores them:
+    (key, label, image, metadata) each."""
+    rendered = [(sample_key(class_index, instance), family.label(class_index, instance), image, meta)
+                for class_index, instance, image, meta in family.render_groups(plan.shard_groups(shard))]
+    return [rendered[k] for k in plan.sample_order(shard, len(rendered))]
+
+
 def render_shard(family, plan, out, name, shard):
     samples = []
     diverged = 0
-    for class_index, instance, image, meta in family.render_groups(plan.shard_groups(shard)):
+    for key, label, image, meta in shard_samples(family, plan, shard):
         diverged += bool(meta.get("diverged"))
-        label = family.label(class_index, instance)
         members = [("cls", str(label).encode()), ("json", encode_json(meta)), ("png", encode_png(image, family.png_params))]
-        samples.append((sample_key(class_index, instance), members))
-    order = plan.sample_order(shard, len(samples))
+        samples.append((key, members))
     file_name = shard_name(name, shard)
-    stats = write_shard(out, file_name, [samples[i] for i in order])
+    stats = write_shard(out, file_name, samples)
     stats["diverged"] = diverged
     write_atomic(stats_path(out, file_name), json.dumps(stats).encode())
     return stats

@@ -234,7 +234,11 @@ def split_options(options: dict):
 @cli.command()
 @click.option("--data", "data", multiple=True, required=True,
               help="fdsl-gen output folder (with manifest.json), or shard paths/URLs, repeatable, "
-                   "brace notation ok (e.g. 'shards/fdb-{000000..000099}.tar')")
+                   "brace notation ok (e.g. 'shards/fdb-{000000..000099}.tar'), or render:PATH to render the "
+                   "dataset at PATH (folder or manifest.json, complete or --search-only) in the loader")
+@click.option("--instances", type=int, default=None,
+              help="with --data render:PATH: images per class, more than the dataset stored; the new ones are "
+                   "drawn from their own per-(class, instance) seeds")
 @click.option("--num-classes", "given_num_classes", type=int, default=None, help="class count; required for shard lists, read from a manifest")
 @click.option("--num-samples", type=int, default=None,
               help="samples in one epoch; required for shard lists, read from a manifest")
@@ -245,7 +249,8 @@ def pretrain(**options):
     from fdsl_train.engine import run_pretrain
 
     config, control, rest = split_options(options)
-    summary = run_pretrain(config, control, list(rest["data"]), rest["given_num_classes"], rest["num_samples"], rest["device"])
+    summary = run_pretrain(config, control, list(rest["data"]), rest["given_num_classes"], rest["num_samples"],
+                           rest["device"], rest["instances"])
     click.echo(json.dumps(summary))
 
 
@@ -294,7 +299,11 @@ def linear(**options):
 @cli.command()
 @click.option("--data", "data", multiple=True, required=True,
               help="images: an fdsl-gen output folder (labelled or not; labels are ignored), shard paths/URLs "
-                   "(repeatable, brace notation ok; need --num-samples), or a folder of images, flat or in sub-folders")
+                   "(repeatable, brace notation ok; need --num-samples), a folder of images, flat or in sub-folders, "
+                   "or render:PATH to render the fdsl dataset at PATH in the loader")
+@click.option("--instances", type=int, default=None,
+              help="with --data render:PATH: images per class, more than the dataset stored; the new ones are "
+                   "drawn from their own per-(class, instance) seeds")
 @click.option("--num-samples", type=int, default=None, help="samples in one epoch; required for shard lists")
 @click.option("--loss", type=click.Choice(["moco", "align-uniform"]), default="moco",
               help="MoCo v2 (InfoNCE against a queue of momentum keys) or Wang & Isola's alignment + uniformity")
@@ -336,7 +345,7 @@ def moco(**options):
         if value < 1:
             raise InputError(f"{name} must be at least 1")
     summary = run_moco(config, control, list(rest["data"]), rest["num_samples"], rest["knn_data"], rest["knn_k"],
-                       rest["knn_temperature"], rest["device"])
+                       rest["knn_temperature"], rest["device"], rest["instances"])
     click.echo(json.dumps(summary))
 
 

@@ -49,6 +49,7 @@ from fdsl_train import InputError
 from fdsl_train.rng import derive_seed, seed_all
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+RENDER = "render:"  # --data render:PATH: render the dataset at PATH from its manifest
 
 
 # --------------------------------------------------------------------------------------------
@@ -57,12 +58,19 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 @dataclass(frozen=True)
 class ShardSet:
-    """The shards of one dataset and the counts training needs."""
+    """The shards of one dataset and the counts training needs. ``read(url)`` yields a shard's
+    samples in stored order: from tar files (``read_shard``), or rendered from the formulas
+    (``RenderedShards``: the "urls" are then shard numbers)."""
 
-    urls: tuple[str, ...]
+    urls: tuple
     num_classes: int  # unlabelled fdsl sets: one "class" per image, as their manifests say
     num_samples: int
     labelled: bool = True
+    read: Callable[[object], Iterator[dict]] = None
+
+    def __post_init__(self):
+        if self.read is None:
+            object.__setattr__(self, "read", read_shard)
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,7 @@ def read_manifest(folder: str | Path) -> dict:
 
 
 def open_shards(sources: Sequence[str], num_classes: int | None = None, num_samples: int | None = None,
-                need_labels: bool = True) -> ShardSet:
+                need_labels: bool = True, instances: int | None = None) -> ShardSet:
     """Shards from an fdsl-gen output folder, or from shard paths / URLs (brace notation ok).
 
     A folder's manifest gives the counts; for a list of shards they must be given (the class
@@ -116,6 +124,10 @@ def open_shards(sources: Sequence[str], num_classes: int | None = None, num_samp
     """
     if not sources:
         raise InputError("no training data given (--data)")
+    if len(sources) == 1 and sources[0].startswith(RENDER):
+        return open_rendered(sources[0][len(RENDER):], need_labels, instances)
+    if instances is not None:
+        raise InputError("--instances applies to --data render:PATH, a dataset rendered from its manifest")
     if len(sources) == 1 and _looks_like_folder(sources[0]):
         folder = Path(sources[0])
         if not folder.is_dir():
@@ -168,7 +180,8 @@ def open_image_folder(root: str | Path) -> ImageFolderSet:
     return ImageFolderSet(str(root), classes, samples)
 
 
-def open_unlabelled(sources: Sequence[str], num_samples: int | None = None) -> ShardSet | ImageFolderSet:
+def open_unlabelled(sources: Sequence[str], num_samples: int | None = None,
+                    instances: int | None = None) -> ShardSet | ImageFolderSet:
     """Training images whose labels are not used: any fdsl-gen output folder (labelled or not),
     shard paths / URLs with `num_samples`, or a folder of images, flat or in sub-folders."""
     if len(sources) == 1 and _looks_like_folder(sources[0]) and Path(sources[0]).is_dir() \
@@ -182,7 +195,7 @@ def open_unlabelled(sources: Sequence[str], num_samples: int | None = None) -> S
         except InputError:
             raise InputError(f"{root}: neither an fdsl shard folder ({fdsl_manifest.MANIFEST}) nor a folder of "
                              "images (flat or in sub-folders)") from None
-    return open_shards(sources, num_samples=num_samples, need_labels=False)
+    return open_shards(sources, num_samples=num_samples, need_labels=False, instances=instances)
 
 
 def open_split(path: str | Path, split: str) -> ShardSet | ImageFolderSet:
@@ -502,11 +515,43 @@ def load_image(data: bytes | str) -> Image.Image:
 
 
 def decode_sample(sample: dict) -> tuple[Image.Image, int]:
-    """A shard sample (`KEY.png`, `KEY.cls`) as (RGB image, class index)."""
+    """A shard sample (`KEY.png`, `KEY.cls`; or a rendered one's `image`) as (image, class index)."""
     try:
-        return load_image(sample["png"]), int(sample["cls"])
+        image = sample["image"] if "image" in sample else load_image(sample["png"])
+        return image, int(sample["cls"])
     except KeyError as missing:
         raise ValueError(f"sample {sample.get('__key__')} in {sample.get('__url__')} has no {missing} member") from None
+
+
+class RenderedShards:
+    """Reads the shards of a dataset rendered from its manifest (``fdsl_gen.rendering``) as
+    ``read_shard`` reads tar files: ``reader(shard number)`` yields its samples in stored order,
+    their images already decoded (the pixels the shard's PNGs would decode to)."""
+
+    def __init__(self, renderer):
+        self.renderer = renderer
+
+    def __call__(self, shard: int) -> Iterator[dict]:
+        for key, label, image, _ in self.renderer.samples(shard):
+            yield {"__key__": key, "__url__": f"{RENDER}{shard}", "cls": label,
+                   "image": Image.fromarray(np.ascontiguousarray(image))}
+
+
+def open_rendered(path: str, need_labels: bool = True, instances: int | None = None) -> ShardSet:
+    """A dataset that loader workers render from its manifest (a folder or manifest.json,
+    complete or --search-only), sample for sample the stream of its shards."""
+    from fdsl_gen.errors import UsageError
+    from fdsl_gen.rendering import ShardRenderer
+
+    try:
+        renderer = ShardRenderer.open(path, instances)
+    except UsageError as error:
+        raise InputError(str(error)) from None
+    if need_labels and not renderer.labelled:
+        raise InputError(f"{path}: the {renderer.family.name} dataset is unlabelled and this command needs class "
+                         "labels; contrastive pre-training (fdsl-train moco) takes it")
+    return ShardSet(tuple(range(renderer.num_shards)), renderer.num_classes, renderer.num_samples,
+                    renderer.labelled, read=RenderedShards(renderer))
 
 
 def read_shard(url: str) -> Iterator[dict]:
@@ -573,8 +618,9 @@ class ShardEpoch(IterableDataset):
     """One rank's batches for one epoch from step `start_step` on (see the module docstring)."""
 
     def __init__(self, urls, *, transform, batch_size, steps, start_step, epoch, seed, rank, world_size,
-                 num_workers, shuffle_buffer):
+                 num_workers, shuffle_buffer, read=None):
         self.urls = urls
+        self.read = read or read_shard
         self.transform = transform
         self.batch_size = batch_size
         self.steps = steps
@@ -618,7 +664,7 @@ class ShardEpoch(IterableDataset):
             for turn in itertools.count():
                 url = self.urls[order[(slot + turn * slots) % len(order)]]
                 count = 0
-                for count, sample in enumerate(read_shard(url), 1):
+                for count, sample in enumerate(self.read(url), 1):
                     yield sample
                 empty_in_a_row = 0 if count else empty_in_a_row + 1
                 if empty_in_a_row >= len(order):
@@ -678,7 +724,7 @@ class TrainSource:
             epoch_data = ShardEpoch(
                 self.data.urls, transform=self.transform, batch_size=self.batch_size, steps=self.steps_per_epoch,
                 start_step=start_step, epoch=epoch, seed=self.seed, rank=self.rank, world_size=self.world_size,
-                num_workers=self.workers, shuffle_buffer=self.shuffle_buffer,
+                num_workers=self.workers, shuffle_buffer=self.shuffle_buffer, read=self.data.read,
             )
             return DataLoader(epoch_data, batch_size=None, num_workers=self.workers, pin_memory=self.pin_memory)
 
@@ -703,8 +749,9 @@ class ShardEval(IterableDataset):
     """Every sample of the shards once, in batches: reader slot g = (rank, worker) reads shards
     g, g + R*W, ... (slots beyond the shard count read nothing)."""
 
-    def __init__(self, urls, *, transform, batch_size, rank, world_size, num_workers):
+    def __init__(self, urls, *, transform, batch_size, rank, world_size, num_workers, read=None):
         self.urls = urls
+        self.read = read or read_shard
         self.transform = transform
         self.batch_size = batch_size
         self.rank = rank
@@ -715,7 +762,7 @@ class ShardEval(IterableDataset):
         info = get_worker_info()
         slot = self.rank * self.num_workers + (info.id if info is not None else 0)
         my_urls = self.urls[slot :: self.world_size * self.num_workers]
-        samples = (decode_sample(sample) for url in my_urls for sample in read_shard(url))
+        samples = (decode_sample(sample) for url in my_urls for sample in self.read(url))
         while batch := list(itertools.islice(samples, self.batch_size)):
             yield torch.stack([self.transform(image) for image, _ in batch]), torch.tensor([label for _, label in batch])
 
@@ -724,7 +771,7 @@ def eval_loader(data: ShardSet | ImageFolderSet, *, transform, batch_size, rank,
                 pin_memory=False) -> DataLoader:
     if isinstance(data, ShardSet):
         stream = ShardEval(data.urls, transform=transform, batch_size=batch_size, rank=rank,
-                           world_size=world_size, num_workers=workers)
+                           world_size=world_size, num_workers=workers, read=data.read)
         return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory)
     mine = [(index, None) for index in range(rank, data.num_samples, world_size)]
     batches = [mine[start : start + batch_size] for start in range(0, len(mine), batch_size)]

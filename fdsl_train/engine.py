@@ -488,9 +488,10 @@ def evaluate_models(model, ema, data, config: TrainConfig, dist: Distributed, ha
 
 
 def run_pretrain(config: TrainConfig, control: RunControl, data: list[str], num_classes: int | None = None,
-                 num_samples: int | None = None, device: str = "auto") -> dict:
-    """Pre-train `config.model` on fdsl-gen shards (a folder with a manifest, or shard URLs)."""
-    shards = open_shards(data, num_classes, num_samples)
+                 num_samples: int | None = None, device: str = "auto", instances: int | None = None) -> dict:
+    """Pre-train `config.model` on fdsl-gen shards (a folder with a manifest, or shard URLs), or
+    on the dataset rendered from its manifest (render:PATH; `instances` per class)."""
+    shards = open_shards(data, num_classes, num_samples, instances=instances)
     dist = Distributed.from_environment(device)
     config = dataclasses.replace(config, num_classes=shards.num_classes, world_size=dist.world_size)
     seed_all(derive_seed(config.seed, "init"))
@@ -578,14 +579,15 @@ def run_linear(config: TrainConfig, control: RunControl, init: str | None, data:
 
 
 def run_moco(config: TrainConfig, control: RunControl, data: list[str], num_samples: int | None = None,
-             knn_data: str | None = None, knn_k: int = 200, knn_temperature: float = 0.1, device: str = "auto") -> dict:
+             knn_data: str | None = None, knn_k: int = 200, knn_temperature: float = 0.1, device: str = "auto",
+             instances: int | None = None) -> dict:
     """Contrastive pre-training (config.contrastive.loss: MoCo v2 or align-uniform) on any images:
     fdsl-gen shards, labelled or not (labels are ignored), shard URLs or an image folder. With
     `knn_data` (an image folder with train/ and val/), a kNN monitor runs after every epoch."""
     contrastive = config.contrastive
     if contrastive is None or contrastive.loss not in CONTRASTIVE_LOSSES:
         raise InputError(f"unknown contrastive loss (one of {', '.join(CONTRASTIVE_LOSSES)})")
-    images = open_unlabelled(data, num_samples)
+    images = open_unlabelled(data, num_samples, instances)
     knn_sets = None
     if knn_data is not None:
         knn_sets = open_split(knn_data, "train"), open_split(knn_data, "val")

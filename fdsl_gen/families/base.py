@@ -160,6 +160,15 @@ class Family:
         return config
 
     @classmethod
+    def with_instances(cls, config, instances):
+        """The configuration of the same classes with ``instances`` images each (more than
+        were rendered, say, for a run that renders its data: fdsl-train --data render:PATH).
+        Instance k stays instance k: it is drawn from its own seeds."""
+        if "instances" not in {option.name for option in cls.options}:
+            raise UsageError(f"{cls.name} has no --instances: its images are not instances of classes")
+        return cls.configure(dict(config, instances=instances))
+
+    @classmethod
     def build_class_table(cls, config, parallel_map=map, on_progress=None):
         """(class table: a list of JSON-able dicts, one per class; a note on its source).
 

@@ -231,6 +231,12 @@ class FractalDB(Family):
         return config
 
     @classmethod
+    def with_instances(cls, config, instances):
+        """Instances beyond 25 x draws x 4 come from further patch draws (point mode has one)."""
+        draws = max(config["draws"], math.ceil(instances / (WEIGHT_ROWS * FLIPS)))
+        return cls.configure(dict(config, draws=draws, instances=instances))
+
+    @classmethod
     def build_class_table(cls, config, parallel_map=map, on_progress=None):
         """The class table, searched or loaded from --params, and a note on where it came from."""
         if config["params"] is None:

@@ -166,6 +166,10 @@ class Patches(Family):
                                  f"different ones {entry['path']} has at --divisions {config['divisions']}")
         return table, {"source": "images", "root": config["source"], "classes": list(by_class)}
 
+    @classmethod
+    def with_instances(cls, config, instances):
+        return cls.configure(dict(config, per_image=instances))  # instance j of a source has its own seed
+
     def __init__(self, config, class_table):
         super().__init__(config, class_table)
         self.generators = config["generator"].split(",")

@@ -399,6 +399,13 @@ class VisualAtom(Family):
         return config
 
     @classmethod
+    def with_instances(cls, config, instances):
+        if config["mode"] == "replay":  # the next class's stream starts where this one's instances end
+            raise UsageError("a replayed VisualAtom set has exactly the reference run's instances; native mode "
+                             "draws any number")
+        return super().with_instances(config, instances)
+
+    @classmethod
     def build_class_table(cls, config, parallel_map=map, on_progress=None):
         """Per-class parameters (q, K, eta, w, r0, n1, n2, ox, oy) and where they came from."""
         recipe = reference_recipe(config)
