@@ -152,7 +152,7 @@ def run_generation(family, options):
             'flagged "diverged": true in their .json (see README, "Diverging systems")',
             err=True,
         )
-    if manifest["status"] == "in-progress":  # a node of a split: the others may still be running
+    if node.count > 1 and manifest["status"] == "in-progress":  # the other nodes may still be running
         click.echo(f"{node}: its {len(node.shards(manifest['num_shards']))} of {manifest['num_shards']} shards are "
                    f"in {options['out']}; when every node has run: fdsl-gen finalize {options['out']}")
     else:

@@ -49,12 +49,12 @@ def _remove_temporaries(output, node, shard_files):
     """Remove what writers stopped mid-write left: all of it, or a node's own only (the
     temporaries of its shards, their records and its manifest), since other nodes may be
     writing theirs right now."""
-    mine = None
+    own = None
     if node.count > 1:
-        mine = set(shard_files) | {f + ".json" for f in shard_files} | {_manifest_tmp(node)[: -len(TMP_SUFFIX)]}
+        own = {f + suffix + TMP_SUFFIX for f in shard_files for suffix in ("", ".json")} | {_manifest_tmp(node)}
     for folder in ("", STATE_DIR):
         for f in output.entries(folder):
-            if f.endswith(TMP_SUFFIX) and (mine is None or f[: -len(TMP_SUFFIX)] in mine):
+            if f.endswith(TMP_SUFFIX) and (own is None or f in own):
                 output.remove(f"{folder}/{f}" if folder else f)
 
 

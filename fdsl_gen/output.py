@@ -181,6 +181,13 @@ class ObjectStoreOutput:
 
     @property
     def fs(self):
+        return self._file_system()[0]
+
+    def key(self, name):
+        return f"{self._file_system()[1]}/{name}"
+
+    def _file_system(self):
+        """(the fsspec file system, the output's path in it), made on first use."""
         if self._fs is None:
             try:
                 import fsspec
@@ -191,11 +198,7 @@ class ObjectStoreOutput:
                 self._fs, self._root = fsspec.core.url_to_fs(self.url)
             except (ImportError, ValueError) as e:
                 raise UsageError(f"--out {self.url}: {_one_line(e)}") from None
-        return self._fs
-
-    def key(self, name):
-        self.fs  # noqa: B018 (makes _root)
-        return f"{self._root}/{name}"
+        return self._fs, self._root
 
     def location(self, name):
         return f"{self.url}/{name}"
