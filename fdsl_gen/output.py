@@ -16,7 +16,7 @@ import fcntl
 import glob
 import os
 
-from .errors import GenerationError, OutputError, UsageError
+from .errors import GenerationError, OutputError, UsageError, first_line
 from .shards import TMP_SUFFIX, write_atomic
 
 STATE_DIR = ".fdsl"  # per-shard completion records, read by resume and finalize; the locks
@@ -143,16 +143,14 @@ class LocalOutput:
     def _refuse_other_splits(self, node):
         """Runs that split the shards over another number of nodes would render some of the
         same shards: refuse while one of them holds its rank's lock."""
-        pattern = self.location(state_name(NODE_LOCK.format(rank="*", count="*")))
-        mine = f"-of-{node.count}"
-        for path in glob.glob(pattern):
-            if path.endswith(mine):
+        for path in glob.glob(self.location(state_name(NODE_LOCK.format(rank="*", count="*")))):
+            count = path.rsplit("-of-", 1)[1]
+            if count == str(node.count):
                 continue
             descriptor = os.open(path, os.O_RDWR)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
-                count = path.rsplit("-of-", 1)[1]
                 raise UsageError(f"--out {self.root} is being rendered with --num-nodes {count}; every node "
                                  "of one output must use the same --num-nodes") from None
             finally:
@@ -197,7 +195,7 @@ class ObjectStoreOutput:
             try:
                 self._fs, self._root = fsspec.core.url_to_fs(self.url)
             except (ImportError, ValueError) as e:
-                raise UsageError(f"--out {self.url}: {_one_line(e)}") from None
+                raise UsageError(f"--out {self.url}: {first_line(e)}") from None
         return self._fs, self._root
 
     def location(self, name):
@@ -213,7 +211,7 @@ class ObjectStoreOutput:
         except UsageError:
             raise
         except Exception as e:
-            raise UsageError(f"cannot write to --out {self.url}: {_one_line(e)}") from None
+            raise UsageError(f"cannot write to --out {self.url}: {first_line(e)}") from None
 
     def is_folder(self):
         return True  # a prefix exists as soon as something is written under it
@@ -239,7 +237,7 @@ class ObjectStoreOutput:
         except FileNotFoundError:
             raise
         except Exception as e:
-            raise GenerationError(f"cannot read {self.location(name)}: {_one_line(e)}") from None
+            raise GenerationError(f"cannot read {self.location(name)}: {first_line(e)}") from None
 
     def size(self, name):
         self.fs.invalidate_cache()  # other processes write here: never trust a listing cache
@@ -248,7 +246,7 @@ class ObjectStoreOutput:
         except FileNotFoundError:
             return None
         except Exception as e:
-            raise GenerationError(f"cannot read {self.location(name)}: {_one_line(e)}") from None
+            raise GenerationError(f"cannot read {self.location(name)}: {first_line(e)}") from None
 
     def entries(self, folder=""):
         self.fs.invalidate_cache()
@@ -258,7 +256,7 @@ class ObjectStoreOutput:
         except FileNotFoundError:
             return {}
         except Exception as e:
-            raise GenerationError(f"cannot list {self.location(folder)}: {_one_line(e)}") from None
+            raise GenerationError(f"cannot list {self.location(folder)}: {first_line(e)}") from None
         return {entry["name"].rstrip("/").rsplit("/", 1)[-1]: None if entry["type"] == "directory" else entry["size"]
                 for entry in listing if entry["name"].rstrip("/") != prefix}
 
@@ -277,13 +275,8 @@ class ObjectStoreOutput:
         yield
 
 
-def _one_line(error):
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
-
-
 def _as_os_error(error):
     """An OSError for OutputError's message: the store's own, or one carrying its text."""
     if isinstance(error, OSError) and (error.errno or error.strerror):
         return error
-    return OSError(0, _one_line(error))
+    return OSError(0, first_line(error))

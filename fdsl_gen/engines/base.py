@@ -14,7 +14,7 @@ connects to its cluster), leaving stops what it started. An engine supplies a ru
 import os
 from collections import Counter, deque
 
-from ..errors import GenerationError, OutputError, UsageError
+from ..errors import GenerationError, OutputError, UsageError, first_line
 
 
 def default_workers():
@@ -47,13 +47,10 @@ def create_engine(name, workers=None, retries=1, ray_address=None):
 
 def one_line(error):
     """``Type: first line of its message``, for errors that travel back from workers."""
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return f"{type(error).__name__}: {first_line(error)}"
 
 
 class Engine:
-    name = ""
-
     def __init__(self, retries=1):
         self.retries = retries
 

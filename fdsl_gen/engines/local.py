@@ -9,8 +9,6 @@ from .base import Engine
 
 
 class LocalEngine(Engine):
-    name = "local"
-
     def __init__(self, workers, retries=1):
         super().__init__(retries)
         self.workers = workers

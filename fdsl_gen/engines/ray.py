@@ -17,7 +17,7 @@ import os
 import socket
 from collections import deque
 
-from ..errors import UsageError
+from ..errors import UsageError, first_line
 from .base import Engine, default_workers
 
 CONNECT_TIMEOUT = 5  # seconds to reach HOST:PORT before calling it unreachable
@@ -48,8 +48,6 @@ def _call(task_in_store, item):
 
 
 class RayEngine(Engine):
-    name = "ray"
-
     def __init__(self, workers=None, retries=1, address=None):
         super().__init__(retries)
         self.ray = _ray()
@@ -70,7 +68,7 @@ class RayEngine(Engine):
                 try:
                     ray.init(address=self.address, **options)
                 except ConnectionError as e:
-                    raise UsageError(f"--ray-address {self.address}: {str(e).splitlines()[0]}") from None
+                    raise UsageError(f"--ray-address {self.address}: {first_line(e)}") from None
             self.started = True
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         # with --ray-address, --workers caps the shards rendered at once; else one running and one
