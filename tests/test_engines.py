@@ -12,7 +12,7 @@ from fdsl_cli import SMALL, output_bytes, run_cli
 from fdsl_gen import generate as generation
 from fdsl_gen.engines.base import create_engine
 from fdsl_gen.engines.local import LocalEngine
-from fdsl_gen.errors import GenerationError
+from fdsl_gen.errors import GenerationError, UsageError
 from fdsl_gen.worker import ShardTask
 
 FAULTY_SHARD = 1
@@ -113,5 +113,5 @@ def test_engine_ray_without_ray_says_how_to_install_it(capsys, tmp_path, monkeyp
     assert code == 2 and stdout == ""
     assert err == "fdsl-gen: error: --engine ray needs Ray, an optional extra: pip install 'fdsl[ray]'\n"
     assert not (tmp_path / "ds").exists()
-    with pytest.raises(Exception, match="pip install 'fdsl\\[ray\\]'"):
+    with pytest.raises(UsageError, match="pip install 'fdsl\\[ray\\]'"):
         create_engine("ray")
