@@ -44,7 +44,7 @@ def engine_options():
 def run_options(family):
     """Options that shape the run but not the dataset's configuration."""
     options = [
-        click.Option(["--out"], required=True, type=click.Path(file_okay=False),
+        click.Option(["--out"], required=True, type=click.Path(file_okay=False), metavar="DIR|URL",
                      help="Output folder for shards and manifest, or an fsspec URL (s3://bucket/prefix, gs://...)."),
         click.Option(["--recipe"], help="A published recipe by name (fdsl-gen recipes lists them) or a JSON file of "
                                         "options (keys as option names); flags given on the command line win."),

@@ -45,7 +45,7 @@ def record_name(file_name):
 
 class LocalOutput:
     def __init__(self, path):
-        self.root = os.fspath(path)
+        self.root = os.path.abspath(path)  # workers elsewhere (a Ray cluster) have another cwd
 
     def __str__(self):
         return self.root
