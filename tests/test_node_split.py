@@ -44,7 +44,10 @@ def test_finalize_names_the_missing_shards_and_a_node_is_simply_run_again(capsys
                    "render them (shard i: rank i % --num-nodes), then finalize again\n")
     assert json.loads((out / "manifest.json").read_text())["status"] == "in-progress"
     (out / "visualatom-000002.tar.tmp").write_bytes(b"half a shard")  # node 0 died mid-write
+    (out / "visualatom-000003.tar.tmp").write_bytes(b"being written")  # as if node 1 were writing
     assert run_cli(capsys, *SMALL, "--workers", 1, *node(0), "--out", out)[0] == 0
+    assert not (out / "visualatom-000002.tar.tmp").exists()  # its own: removed
+    (out / "visualatom-000003.tar.tmp").unlink()  # node 1's: left alone
     assert run_cli(capsys, "finalize", out)[0] == 0
     assert output_bytes(out) == small_run
     assert run_cli(capsys, "finalize", out)[0] == 0  # finalize again: the same bytes
