@@ -30,6 +30,7 @@ test: install
 bench: install
 	$(PY) bench/fractaldb_search.py
 	$(PY) bench/fractaldb_render.py
+	$(PY) bench/ray_engine.py
 	$(PY) bench/visualatom_pipeline.py
 	$(PY) bench/deadleaves_pipeline.py
 	$(PY) bench/spectrum_render.py

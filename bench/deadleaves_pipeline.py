@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from fdsl_gen.engines.local import LocalEngine
 from fdsl_gen.families import deadleaves as dl
 from fdsl_gen.generate import generate
 from fdsl_gen.shards import PNG_PARAMS
@@ -40,7 +41,7 @@ def main():
     dl.render_dead_leaves(0, 16, config["shape"])  # compile / load the kernels outside the timing
     with tempfile.TemporaryDirectory() as out:
         wall, cpu = time.perf_counter(), time.process_time()
-        manifest = generate(dl.DeadLeaves, config, out, "bench", 1000, workers=1, progress=False)
+        manifest = generate(dl.DeadLeaves, config, out, "bench", 1000, LocalEngine(1), progress=False)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         total_bytes = sum(s["bytes"] for s in manifest["shards"])
         with tarfile.open(os.path.join(out, manifest["shards"][0]["file"])) as tar:

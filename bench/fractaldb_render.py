@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from fdsl_gen.engines.local import LocalEngine
 from fdsl_gen.families.fractaldb import FractalDB, load_params
 from fdsl_gen.generate import generate
 from fdsl_gen.plan import Plan
@@ -34,7 +35,7 @@ def main():
 
     with tempfile.TemporaryDirectory() as out:
         start = time.process_time()
-        manifest = generate(FractalDB, config, out, "bench", 1000, workers=1, progress=False)
+        manifest = generate(FractalDB, config, out, "bench", 1000, LocalEngine(1), progress=False)
         end_to_end = time.process_time() - start
         total_bytes = sum(s["bytes"] for s in manifest["shards"])
 

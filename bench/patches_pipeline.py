@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from fdsl_gen.engines.local import LocalEngine
 from fdsl_gen.families.patches import Patches
 from fdsl_gen.generate import generate
 from fdsl_gen.shards import PNG_PARAMS, encode_png
@@ -55,9 +56,9 @@ def main():
             config = Patches.configure({"source": source, "generator": generator, "divisions": args.divisions,
                                         "per_image": args.per_image})
             out = os.path.join(tmp, generator)
-            generate(Patches, dict(config, per_image=1), out + "-warm", "warm", 1000, 1, progress=False)  # compile
+            generate(Patches, dict(config, per_image=1), out + "-warm", "warm", 1000, LocalEngine(1), progress=False)  # compile
             cpu = time.process_time()
-            manifest = generate(Patches, config, out, "bench", 1000, 1, progress=False)
+            manifest = generate(Patches, config, out, "bench", 1000, LocalEngine(1), progress=False)
             cpu = time.process_time() - cpu
             count = manifest["num_samples"]
             size = sum(s["bytes"] for s in manifest["shards"]) / count / 1024

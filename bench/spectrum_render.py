@@ -3,7 +3,7 @@
     python bench/spectrum_render.py [--images 200] [--image-size 256] [--wmm-images 3]
 
 For spectrum and spectrum-color: images/s per core rendering alone and end to end through
-the shard pipeline (render, PNG encode, tar write; generate(..., workers=1)), from this
+the shard pipeline (render, PNG encode, tar write; generate(..., LocalEngine(1))), from this
 process's CPU time (the fairer figure on a shared machine) and wall clock; a breakdown of one
 spectrum-color image, and its PNG encoding under the pinned and other encoder parameters;
 the slower spectrum-color-wmm model on a few images.
@@ -20,10 +20,11 @@ import scipy.fft
 
 from fdsl_gen import rng
 from fdsl_gen import statistical as sp
+from fdsl_gen.engines.local import LocalEngine
 from fdsl_gen.families.spectrum import Spectrum
+from fdsl_gen.generate import generate
 from fdsl_gen.raster.fourier import impose_amplitude
 from fdsl_gen.raster.histogram import histogram_cdf, histograms
-from fdsl_gen.generate import generate
 from fdsl_gen.shards import encode_png
 
 
@@ -42,7 +43,7 @@ def render_only(model, images, size):
 def end_to_end(model, images, size):
     config = Spectrum.configure({"model": model, "images": images, "image_size": size})
     with tempfile.TemporaryDirectory() as out:
-        manifest, wall, cpu = timed(lambda: generate(Spectrum, config, out, "bench", 1000, workers=1, progress=False))
+        manifest, wall, cpu = timed(lambda: generate(Spectrum, config, out, "bench", 1000, LocalEngine(1), progress=False))
     kib = sum(s["bytes"] for s in manifest["shards"]) / images / 1024
     return images / wall, images / cpu, kib
 

@@ -7,13 +7,14 @@ Renders one image at a time on one thread, as a worker does (``Renderer.render``
 on a new network (the costliest case: a network's parameters are drawn for every image; a shard
 of a large set meets a new network at almost every image). Reports CPU seconds of this process
 per image, and the share of it spent drawing the network's parameters; then one variant end to
-end through the shard pipeline (render, PNG, tar; generate(..., workers=1)).
+end through the shard pipeline (render, PNG, tar; generate(..., LocalEngine(1))).
 """
 import argparse
 import os
 import tempfile
 import time
 
+from fdsl_gen.engines.local import LocalEngine
 from fdsl_gen.families.stylegan import VARIANTS, Renderer, StyleGAN
 from fdsl_gen.generate import generate
 
@@ -47,7 +48,7 @@ def main():
     size = args.sizes[-1]
     config = StyleGAN.configure({"variant": "oriented", "images": args.images, "image_size": size})
     with tempfile.TemporaryDirectory() as out:
-        manifest, wall, cpu = timed(lambda: generate(StyleGAN, config, out, "bench", 1000, workers=1, progress=False))
+        manifest, wall, cpu = timed(lambda: generate(StyleGAN, config, out, "bench", 1000, LocalEngine(1), progress=False))
     kib = sum(s["bytes"] for s in manifest["shards"]) / args.images / 1024
     print(f"oriented {size} px end to end: {args.images / cpu:5.2f} img/s per core CPU ({args.images / wall:5.2f} wall), "
           f"{kib:.0f} KiB/image")

@@ -27,6 +27,7 @@ import time
 
 import cv2
 
+from fdsl_gen.engines.local import LocalEngine
 from fdsl_gen.families import visualatom as va
 from fdsl_gen.generate import generate
 from fdsl_gen.shards import PNG_PARAMS, encode_png
@@ -48,7 +49,7 @@ REPEATS = 2  # passes of the native end-to-end and encode-only timings; the best
 
 def timed_generation(config, out, family=va.VisualAtom):
     start_cpu, start_wall = time.process_time(), time.perf_counter()
-    manifest = generate(family, family.configure(config), out, "bench", 1000, workers=1, progress=False)
+    manifest = generate(family, family.configure(config), out, "bench", 1000, LocalEngine(1), progress=False)
     return time.process_time() - start_cpu, time.perf_counter() - start_wall, manifest
 
 
@@ -58,10 +59,10 @@ def main(classes=40, instances=25, replay_classes=3, replay_instances=1000):
     # Compile (or load the cached kernels) outside the timings.
     with tempfile.TemporaryDirectory() as warm:
         generate(va.VisualAtom, va.VisualAtom.configure({"classes": 1, "instances": 2, "image_size": 64}),
-                 warm, "warm", 10, workers=1, progress=False)
+                 warm, "warm", 10, LocalEngine(1), progress=False)
         generate(va.VisualAtom, va.VisualAtom.configure({"mode": "replay", "threads": 1, "classes": 1,
                                                          "instances": 2, "image_size": 64}),
-                 warm + "/r", "warm", 10, workers=1, progress=False)
+                 warm + "/r", "warm", 10, LocalEngine(1), progress=False)
 
     with tempfile.TemporaryDirectory() as tmp:
         # The ratio to PNG encoding is the target: both sides are the best of REPEATS passes.

@@ -10,7 +10,6 @@ import os
 
 from . import manifest as manifests
 from .reproduce import command, family_of
-from .shards import write_atomic
 
 README = "README.md"
 CROISSANT = "croissant.json"
@@ -237,17 +236,26 @@ def croissant(manifest):
     return metadata
 
 
+def _output(out):
+    from .output import open_output
+
+    return open_output(os.fspath(out)) if isinstance(out, (str, os.PathLike)) else out
+
+
 def write_cards(out, manifest):
-    """Write README.md and croissant.json for the complete dataset of ``manifest``."""
+    """Write README.md and croissant.json for the complete dataset of ``manifest`` into
+    ``out`` (an fdsl_gen.output, or a folder's path)."""
     if manifest["status"] != manifests.COMPLETE:
         raise ValueError("cards describe complete datasets only")
-    write_atomic(os.path.join(out, README), hugging_face_card(manifest).encode())
-    write_atomic(os.path.join(out, CROISSANT), json.dumps(croissant(manifest), indent=1).encode() + b"\n")
+    output = _output(out)
+    output.write_atomic(README, hugging_face_card(manifest).encode())
+    output.write_atomic(CROISSANT, json.dumps(croissant(manifest), indent=1).encode() + b"\n")
 
 
 def remove_cards(out):
     """Remove the cards of a dataset that is no longer complete (being rewritten)."""
+    output = _output(out)
+    present = output.entries()
     for card in CARDS:
-        path = os.path.join(out, card)
-        if os.path.exists(path):
-            os.remove(path)
+        if card in present:
+            output.remove(card)

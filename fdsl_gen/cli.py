@@ -7,18 +7,12 @@ import sys
 import click
 
 from . import __version__
+from .engines.base import create_engine
 from .errors import GenerationError, UsageError
 from .families import family_names, get_family
 
 SHARD_SIZE = 1000  # samples per shard unless --shard-size says otherwise
 CLICK_TYPES = {int: click.INT, float: click.FLOAT, str: click.STRING}
-
-
-def default_workers():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def family_option(option):
@@ -31,15 +25,37 @@ def family_option(option):
                         help=option.help_text())
 
 
+def engine_options():
+    """Options of the engine that runs the tasks (generation and verify alike)."""
+    return [
+        click.Option(["--workers"], type=int, help="Worker processes; with --engine ray the CPUs of the local Ray it "
+                                                   "starts, or with --ray-address the tasks run at once. "
+                                                   "[default: all cores, or the cluster's CPUs]"),
+        click.Option(["--engine"], type=click.Choice(["local", "ray"]), default="local",
+                     help="Run the tasks on this machine's processes, or as Ray tasks on a Ray cluster "
+                          "(pip install 'fdsl[ray]'). [default: local]"),
+        click.Option(["--ray-address"], metavar="auto|HOST:PORT",
+                     help="The Ray cluster to use: auto (the one this machine belongs to) or its head's "
+                          "HOST:PORT. [default: start a local Ray]"),
+        click.Option(["--retries"], type=int, default=1, help="Times a failed task is run again. [default: 1]"),
+    ]
+
+
 def run_options(family):
     """Options that shape the run but not the dataset's configuration."""
     options = [
-        click.Option(["--out"], required=True, type=click.Path(file_okay=False), help="Output folder for shards and manifest."),
+        click.Option(["--out"], required=True, type=click.Path(file_okay=False), metavar="DIR|URL",
+                     help="Output folder for shards and manifest, or an fsspec URL (s3://bucket/prefix, gs://...)."),
         click.Option(["--recipe"], help="A published recipe by name (fdsl-gen recipes lists them) or a JSON file of "
                                         "options (keys as option names); flags given on the command line win."),
         click.Option(["--name"], help=f"Shard name prefix: NAME-000000.tar. [default: {family.name}]"),
         click.Option(["--shard-size"], type=int, help=f"Samples per shard (whole render groups). [default: {SHARD_SIZE}]"),
-        click.Option(["--workers"], type=int, help="Worker processes. [default: all cores]"),
+        *engine_options(),
+        click.Option(["--num-nodes"], type=int, default=1,
+                     help="Split the shards over N machines rendering into one --out. [default: 1]"),
+        click.Option(["--node-rank"], type=int, default=0,
+                     help="This machine's rank R in [0, N): it renders the shards i with i % N == R; then "
+                          "fdsl-gen finalize OUT. [default: 0]"),
         click.Option(["--overwrite"], is_flag=True, help="Replace an existing dataset in --out instead of resuming it."),
         click.Option(["--quiet"], is_flag=True, help="No progress bars."),
     ]
@@ -49,7 +65,8 @@ def run_options(family):
     return options
 
 
-RUN_ONLY = {"out", "recipe", "workers", "overwrite", "quiet", "search_only"}  # never taken from a recipe
+RUN_ONLY = {"out", "recipe", "workers", "engine", "ray_address", "retries", "num_nodes", "node_rank", "overwrite",
+            "quiet", "search_only"}  # never taken from a recipe
 OUTPUT_OPTIONS = {"name", "shard_size"}  # shape the output, but are not the family's configuration
 
 
@@ -105,28 +122,29 @@ def merge_recipe(family, options):
 
 def run_generation(family, options):
     from .generate import generate
+    from .plan import NodeSplit
 
     options = merge_recipe(family, options)
     config = family.configure({k: v for k, v in options.items() if k not in RUN_ONLY | OUTPUT_OPTIONS})
-    workers = options["workers"] if options["workers"] is not None else default_workers()
     shard_size = options["shard_size"] if options["shard_size"] is not None else SHARD_SIZE
-    if workers < 1:
-        raise UsageError(f"--workers must be positive, got {workers}")
     if shard_size < 1:
         raise UsageError(f"--shard-size must be positive, got {shard_size}")
     name = options["name"] or family.name
     if not isinstance(name, str) or not name or any(c in name for c in "/.{}") or name != name.strip():
         raise UsageError(f"--name {name!r} must be a plain name (no '/', '.', braces or surrounding spaces)")
+    node = NodeSplit(options["num_nodes"], options["node_rank"])
+    engine = create_engine(options["engine"], options["workers"], options["retries"], options["ray_address"])
     manifest = generate(
         family,
         config,
         options["out"],
         name,
         shard_size,
-        workers,
+        engine,
         overwrite=options["overwrite"],
         search_only=options.get("search_only", False),
         progress=not options["quiet"],
+        node=node,
     )
     if manifest.get("diverged_samples"):
         click.echo(
@@ -134,14 +152,22 @@ def run_generation(family, options):
             'flagged "diverged": true in their .json (see README, "Diverging systems")',
             err=True,
         )
-    if manifest["status"] == "complete" and not manifest["labelled"]:
-        click.echo(f"{manifest['num_samples']} unlabelled samples in {manifest['num_shards']} shards: {options['out']}")
-    elif manifest["status"] == "complete":
-        click.echo(f"{manifest['num_samples']} samples of {manifest['num_classes']} classes in {manifest['num_shards']} shards: {options['out']}")
-    elif manifest["labelled"]:
-        click.echo(f"class table of {manifest['num_classes']} classes: {os.path.join(options['out'], 'manifest.json')}")
+    if node.count > 1 and manifest["status"] == "in-progress":  # the other nodes may still be running
+        click.echo(f"{node}: its {len(node.shards(manifest['num_shards']))} of {manifest['num_shards']} shards are "
+                   f"in {options['out']}; when every node has run: fdsl-gen finalize {options['out']}")
     else:
-        click.echo(f"manifest of {manifest['num_samples']} images, none rendered: {os.path.join(options['out'], 'manifest.json')}")
+        click.echo(summary(manifest, options["out"]))
+
+
+def summary(manifest, out):
+    """The line that says what a run made."""
+    if manifest["status"] == "complete" and not manifest["labelled"]:
+        return f"{manifest['num_samples']} unlabelled samples in {manifest['num_shards']} shards: {out}"
+    if manifest["status"] == "complete":
+        return f"{manifest['num_samples']} samples of {manifest['num_classes']} classes in {manifest['num_shards']} shards: {out}"
+    if manifest["labelled"]:
+        return f"class table of {manifest['num_classes']} classes: {out.rstrip('/')}/manifest.json"
+    return f"manifest of {manifest['num_samples']} images, none rendered: {out.rstrip('/')}/manifest.json"
 
 
 class FamilyGroup(click.Group):
@@ -164,17 +190,18 @@ def cli():
     """Render formula-driven pre-training datasets into WebDataset shards."""
 
 
-@cli.command()
+@cli.command(params=[*engine_options(),
+                     click.Option(["--no-decode"], is_flag=True, help="Check sizes and sha256 only, not every sample.")])
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--workers", type=int, default=None, help="Processes. [default: all cores]")
-@click.option("--no-decode", is_flag=True, help="Check sizes and sha256 only, not every sample.")
-def verify(directory, workers, no_decode):
-    """Check every shard in DIRECTORY against its manifest (count, size, sha256, decoding).
+def verify(directory, workers, engine, ray_address, retries, no_decode):
+    """Check every shard in DIRECTORY (a folder or URL) against its manifest (count, size,
+    sha256, decoding).
 
     Exit status: 0 all good, 1 bad shards (named), 2 not an fdsl dataset."""
     from .verify import verify as verify_output
 
-    problems, manifest = verify_output(directory, workers or default_workers(), decode=not no_decode)
+    problems, manifest = verify_output(directory, create_engine(engine, workers, retries, ray_address),
+                                       decode=not no_decode)
     if problems:
         for where, reason in problems:
             click.echo(f"BAD {where}: {reason}", err=True)
@@ -216,6 +243,19 @@ def preview(directory, classes, per_class, thumb, sheet, gallery):
     origin = "read from the shards" if source == "shards" else "rendered from the manifest"
     for path in filter(None, (sheet, gallery and os.path.join(gallery, "index.html"))):
         click.echo(f"{path}: {shown} images in {rows} rows, {origin}")
+
+
+@cli.command()
+@click.argument("directory")
+def finalize(directory):
+    """Complete a dataset that node-split runs (--num-nodes N --node-rank R) rendered into
+    DIRECTORY (a folder or URL): check that every shard has its completion record, then write
+    the complete manifest and _info.json.
+
+    Exit status: 0 complete, 1 shards missing (named), 2 not an fdsl dataset."""
+    from .generate import finalize as finalize_output
+
+    click.echo(summary(finalize_output(directory), directory))
 
 
 @cli.command()

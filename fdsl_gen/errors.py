@@ -15,6 +15,13 @@ class GenerationError(Exception):
     exit_code = 1
 
 
+def first_line(error):
+    """The first line of an exception's message (or its type's name): errors from workers and
+    storage packages can run over many lines."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 # What an I/O fault while writing the output means, and what to do before rerunning.
 _FAULTS = {
     errno.ENOSPC: ("no space left on device", "free space"),

@@ -1,47 +1,61 @@
-"""A generation run: config -> class table -> plan -> shard tasks -> manifest.
+"""A generation run: config -> class table -> plan -> shard tasks on an engine -> manifest.
 
 Rerunning the same command on the same --out resumes it: the class table is taken from the
-manifest, shards whose stats file and tar are both present are kept, the rest are rendered.
+manifest, shards whose completion record and shard (of the recorded size) are both present
+are kept, the rest are rendered. With a node split, node R of N renders only the shards i
+with i % N == R, and ``finalize`` completes the dataset once every node has run. Planning,
+resume and the manifest live here whatever the engine.
 """
-import contextlib
-import fcntl
 import json
 import os
 import re
+import sys
 
 import tqdm
 
 from . import cards, manifest as manifests
-from .engines import local
+from .engines.base import one_line
 from .errors import GenerationError, UsageError
-from .plan import Plan
+from .families import get_family
+from .output import LOCK, STATE_DIR, open_output, record_name
+from .plan import NodeSplit, Plan
 from .shards import TMP_SUFFIX, shard_name
-from .worker import STATE_DIR, stats_path
+from .worker import ShardTask
 
-LOCK = "lock"  # in STATE_DIR: held by the run that writes the folder
+OUTPUT_KEYS = ("family", "name", "shard_size")  # what a run's configuration adds to the family's
 
 
-def _own_files(out, names):
-    """Files in ``out`` that a run with one of these dataset names writes."""
+def _own_files(entries, names):
+    """Of the ``entries`` of an output, the files a run with one of these dataset names writes."""
     shard = re.compile("^(" + "|".join(re.escape(n) for n in names) + r")-\d{6}\.tar(" + re.escape(TMP_SUFFIX) + ")?$")
     fixed = {manifests.MANIFEST, manifests.TIMM_INFO, manifests.MANIFEST + TMP_SUFFIX, manifests.TIMM_INFO + TMP_SUFFIX}
-    return [f for f in os.listdir(out) if f in fixed or shard.match(f)]
+    return [f for f in entries if f in fixed or shard.match(f)]
 
 
-def _clear(out, names):
-    for f in _own_files(out, names):
-        os.remove(os.path.join(out, f))
-    state = os.path.join(out, STATE_DIR)
-    for f in os.listdir(state):
-        if f != LOCK:  # the lock file stays: this run holds it
-            os.remove(os.path.join(state, f))
+def _clear(output, names):
+    for f in _own_files(output.entries(), names):
+        output.remove(f)
+    for f in output.entries(STATE_DIR):
+        if not f.startswith(LOCK):  # the locks stay: this run holds one
+            output.remove(f"{STATE_DIR}/{f}")
 
 
-def _remove_temporaries(out):
-    for folder in (out, os.path.join(out, STATE_DIR)):
-        for f in os.listdir(folder):
-            if f.endswith(TMP_SUFFIX):
-                os.remove(os.path.join(folder, f))
+def _manifest_tmp(node):
+    """Node-split runs write the same manifest at once, each through its own temporary."""
+    return None if node.count == 1 else f"{manifests.MANIFEST}.node-{node.rank}{TMP_SUFFIX}"
+
+
+def _remove_temporaries(output, node, shard_files):
+    """Remove what writers stopped mid-write left: all of it, or a node's own only (the
+    temporaries of its shards, their records and its manifest), since other nodes may be
+    writing theirs right now."""
+    own = None
+    if node.count > 1:
+        own = {f + suffix + TMP_SUFFIX for f in shard_files for suffix in ("", ".json")} | {_manifest_tmp(node)}
+    for folder in ("", STATE_DIR):
+        for f in output.entries(folder):
+            if f.endswith(TMP_SUFFIX) and (own is None or f in own):
+                output.remove(f"{folder}/{f}" if folder else f)
 
 
 def _differences(old, new):
@@ -49,84 +63,79 @@ def _differences(old, new):
     return [k for k in keys if old.get(k) != new.get(k)]
 
 
-def make_out(out):
-    """Create ``out`` and its state folder, and check that it can be written."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out {out} exists and is not a folder")
-    try:
-        os.makedirs(os.path.join(out, STATE_DIR), exist_ok=True)
-        probe = os.path.join(out, STATE_DIR, "write-test")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
-    except OSError as e:
-        raise UsageError(f"cannot write to --out {out}: {e.strerror}") from None
-
-
-@contextlib.contextmanager
-def output_lock(out):
-    """Hold an advisory lock on ``out`` for the run, so that a second fdsl-gen writing the same
-    folder is refused. The kernel drops the lock when its process ends, however it ends, so a
-    killed run never blocks the next one. (flock: local file systems; not every network file
-    system honours it.)"""
-    descriptor = os.open(os.path.join(out, STATE_DIR, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise UsageError(f"--out {out} is being written by another fdsl-gen (pid {holder}); "
-                             "wait for it to finish or stop it, then rerun") from None
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
-        yield
-    finally:
-        os.close(descriptor)
-
-
-def prepare_out(out, run_config, overwrite):
-    """Make the locked ``out`` ready; return the existing manifest when this run resumes it."""
-    existing = manifests.read(out)
+def prepare_out(output, run_config, overwrite, node):
+    """Make the locked output ready; return the existing manifest when this run resumes it."""
+    existing = manifests.read(output)
     name = run_config["name"]
     if existing is None:
-        strangers = [f for f in os.listdir(out) if f != STATE_DIR]
+        strangers = [f for f in output.entries() if f != STATE_DIR]
+        if node.count > 1:
+            # nodes never clear: another node may be writing already; a node's first run needs
+            # an empty output (or one holding only the temporaries of nodes starting too)
+            if any(not f.endswith(TMP_SUFFIX) for f in strangers):
+                raise UsageError(f"--out {output} is not empty and holds no fdsl manifest; node-split runs "
+                                 "need an empty --out")
+            return None
         if strangers and not overwrite:
-            raise UsageError(f"--out {out} is not empty and holds no fdsl manifest; pass --overwrite to replace fdsl files there")
-        _clear(out, [name])
+            raise UsageError(f"--out {output} is not empty and holds no fdsl manifest; pass --overwrite to replace fdsl files there")
+        _clear(output, [name])
     elif overwrite:
-        _clear(out, [name, existing.get("config", {}).get("name", name)])
-        cards.remove_cards(out)
+        _clear(output, [name, existing.get("config", {}).get("name", name)])
+        cards.remove_cards(output)
         existing = None
     elif existing.get("config") != run_config:
         changed = ", ".join(_differences(existing.get("config", {}), run_config))
-        raise UsageError(f"--out {out} holds a dataset made with a different configuration ({changed}); pass --overwrite to replace it")
+        raise UsageError(f"--out {output} holds a dataset made with a different configuration ({changed}); pass --overwrite to replace it")
     return existing
 
 
-def _completed_stats(out, file_name):
-    """The stats of a complete shard, or None when it must be rendered (again)."""
-    shard_path = os.path.join(out, file_name)
-    try:
-        with open(stats_path(out, file_name)) as f:
-            stats = json.load(f)
-        if os.path.getsize(shard_path) == stats["bytes"]:
-            return stats
-    except (OSError, ValueError, KeyError):
-        pass
-    return None
+def completed_stats(output, shard_files):
+    """{file: its completion record, or None when it must be rendered (again)} of the shards
+    ``shard_files``. A record counts only with a shard of the size it records."""
+    sizes = output.entries()
+    records = output.entries(STATE_DIR)
+    stats = {}
+    for file_name in shard_files:
+        stats[file_name] = None
+        if file_name + ".json" in records and sizes.get(file_name) is not None:
+            try:
+                record = json.loads(output.read_bytes(record_name(file_name)))
+                if record["bytes"] == sizes[file_name]:
+                    stats[file_name] = record
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+    return stats
 
 
-def generate(family_cls, config, out, name, shard_size, workers, overwrite=False, search_only=False, progress=True):
-    """Run (or resume) a generation; returns the final manifest."""
-    make_out(out)
-    with output_lock(out):
-        return _generate(family_cls, config, out, name, shard_size, workers, overwrite, search_only, progress)
+def complete_dataset(output, family, run_config, class_source, plan, shards):
+    """Make the dataset complete: timm's _info.json, then the complete manifest, last (the
+    status that says so). The one place where a dataset completes, at the end of a run or in
+    ``finalize``; anything else a complete dataset holds is written from here."""
+    final = manifests.build(family, run_config, class_source, plan, manifests.COMPLETE, shards)
+    manifests.write_timm_info(output, run_config["name"], shards)
+    manifests.write(output, final)
+    cards.write_cards(output, final)
+    return final
 
 
-def _generate(family_cls, config, out, name, shard_size, workers, overwrite, search_only, progress):
+def generate(family_cls, config, out, name, shard_size, engine, overwrite=False, search_only=False, progress=True,
+             node=NodeSplit()):
+    """Run (or resume) a generation on ``engine`` (fdsl_gen.engines); returns the manifest:
+    complete, or for a node of a split in progress until ``finalize``."""
+    output = open_output(os.fspath(out))
+    if node.count > 1 and overwrite:
+        raise UsageError("--overwrite cannot be used with --num-nodes: nodes would remove each other's "
+                         "shards; empty --out instead")
+    with engine:  # first: a cluster that cannot be reached leaves no output behind
+        output.create()
+        with output.lock(node):
+            return _generate(family_cls, config, output, name, shard_size, engine, overwrite, search_only, progress,
+                             node)
+
+
+def _generate(family_cls, config, output, name, shard_size, engine, overwrite, search_only, progress, node):
     run_config = dict(config, family=family_cls.name, name=name, shard_size=shard_size)
-    existing = prepare_out(out, run_config, overwrite)
-    parallel_map = local.thread_map(workers)
+    existing = prepare_out(output, run_config, overwrite, node)
     if existing is not None:
         class_table, class_source = existing.get("classes"), existing["class_source"]
     else:
@@ -136,42 +145,79 @@ def _generate(family_cls, config, out, name, shard_size, workers, overwrite, sea
                 bar.update(accepted - bar.n)
                 bar.set_postfix(candidates=examined, refresh=False)
 
-            class_table, class_source = family_cls.build_class_table(config, parallel_map, on_search)
+            class_table, class_source = family_cls.build_class_table(config, engine.parallel_map, on_search)
     family = family_cls(config, class_table)
     plan = Plan.of(family, shard_size, config["seed"])
     status = manifests.SEARCH_ONLY if search_only else manifests.IN_PROGRESS
     if existing is None or existing["status"] != manifests.COMPLETE:
-        manifests.write(out, manifests.build(family, run_config, class_source, plan, status))
+        manifests.write(output, manifests.build(family, run_config, class_source, plan, status), _manifest_tmp(node))
     if search_only:
-        return manifests.read(out)
+        return manifests.read(output)
 
-    family.prepare(parallel_map)
-    shard_index = {shard_name(name, s): s for s in range(plan.num_shards)}
-    stats = {s: _completed_stats(out, f) for f, s in shard_index.items()}
+    family.prepare(engine.parallel_map)
+    mine = {shard_name(name, s): s for s in node.shards(plan.num_shards)}
+    stats = {mine[f]: st for f, st in completed_stats(output, mine).items()}
     pending = [s for s, st in stats.items() if st is None]
-    _remove_temporaries(out)
+    _remove_temporaries(output, node, mine)
     if pending and existing is not None and existing["status"] == manifests.COMPLETE:
-        manifests.write(out, manifests.build(family, run_config, class_source, plan, manifests.IN_PROGRESS))
-        cards.remove_cards(out)
+        manifests.write(output, manifests.build(family, run_config, class_source, plan, manifests.IN_PROGRESS),
+                        _manifest_tmp(node))
+        cards.remove_cards(output)
 
-    done = sum(stats[s]["samples"] for s in stats if stats[s] is not None)
-    with tqdm.tqdm(total=plan.num_samples, initial=done, desc=name, unit="img", disable=not progress) as bar:
+    total = plan.num_samples if node.count == 1 else sum(map(plan.shard_samples, mine.values()))
+    done = sum(st["samples"] for st in stats.values() if st is not None)
+    with tqdm.tqdm(total=total, initial=done, desc=name, unit="img", disable=not progress) as bar:
 
         def on_done(shard_stats):
-            stats[shard_index[shard_stats["file"]]] = shard_stats
+            stats[mine[shard_stats["file"]]] = shard_stats
             bar.update(shard_stats["samples"])
 
+        def on_retry(what, error):
+            bar.write(f"fdsl-gen: {what} failed ({one_line(error)}); retrying", file=sys.stderr)
+
         try:
-            local.run(family, plan, out, name, pending, workers, on_done)
+            engine.run(ShardTask(family, plan, output, name), pending, on_done, on_retry)
         except BaseException:
-            _remove_temporaries(out)  # of workers stopped mid-write
+            _remove_temporaries(output, node, mine)  # of workers stopped mid-write
             raise
 
+    if node.count > 1:
+        return manifests.read(output)
     shards = [stats[s] for s in range(plan.num_shards)]
     if any(s is None for s in shards) or sum(s["samples"] for s in shards) != plan.num_samples:
         raise GenerationError("some shards were not written; rerun the same command to resume")
-    final = manifests.build(family, run_config, class_source, plan, manifests.COMPLETE, shards)
-    manifests.write_timm_info(out, name, shards)
-    manifests.write(out, final)
-    cards.write_cards(out, final)
-    return final
+    return complete_dataset(output, family, run_config, class_source, plan, shards)
+
+
+def finalize(out):
+    """Complete a dataset rendered by node-split runs: check that every shard has its
+    completion record and write the complete manifest and _info.json. Returns the manifest."""
+    output = open_output(os.fspath(out))
+    if not output.is_folder():
+        raise UsageError(f"{out} is not a folder")
+    try:
+        existing = manifests.read(output)
+    except GenerationError as e:
+        raise UsageError(f"{out} is not an fdsl dataset: {e}") from None
+    if existing is None:
+        raise UsageError(f"{out} is not an fdsl dataset: it has no {manifests.MANIFEST}")
+    if existing["status"] == manifests.SEARCH_ONLY:
+        raise UsageError(f"{out} holds only a class table (--search-only): render its shards, then finalize")
+    try:
+        family_cls = get_family(existing["family"])
+    except KeyError:
+        raise UsageError(f"{out} holds a dataset of family {existing['family']!r}, unknown to this fdsl-gen") from None
+    run_config = existing["config"]
+    family = family_cls({k: v for k, v in run_config.items() if k not in OUTPUT_KEYS}, existing.get("classes"))
+    plan = Plan.of(family, run_config["shard_size"], run_config["seed"])
+    output.create()
+    with output.lock():  # no run may write it meanwhile, node-split runs included
+        files = [shard_name(run_config["name"], s) for s in range(plan.num_shards)]
+        stats = completed_stats(output, files)
+        missing = [s for s, f in enumerate(files) if stats[f] is None]
+        if missing:
+            listed = " ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
+            raise GenerationError(f"{len(missing)} of {plan.num_shards} shards are not complete (shards {listed}); "
+                                  "rerun the node ranks that render them (shard i: rank i % --num-nodes), then "
+                                  "finalize again")
+        return complete_dataset(output, family, run_config, existing["class_source"], plan, [stats[f] for f in files])

@@ -1,6 +1,7 @@
 """fdsl-gen info: what a dataset folder holds, in a few lines or as JSON."""
 from . import manifest as manifests
-from .generate import _completed_stats
+from .generate import completed_stats
+from .output import open_output
 from .reproduce import command
 from .shards import shard_name
 
@@ -11,8 +12,8 @@ def summary(out):
     written = manifest.get("shards")
     if written is None:  # not complete: the shards written so far
         name = manifest["config"]["name"]
-        written = [stats for stats in (_completed_stats(out, shard_name(name, s)) for s in range(manifest["num_shards"]))
-                   if stats is not None]
+        files = [shard_name(name, s) for s in range(manifest["num_shards"])]
+        written = [stats for stats in completed_stats(open_output(out), files).values() if stats is not None]
     return {
         "path": out,
         "family": manifest["family"],

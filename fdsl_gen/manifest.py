@@ -1,4 +1,5 @@
-"""The dataset manifest ({out}/manifest.json) and timm's {out}/_info.json.
+"""The dataset manifest ({out}/manifest.json) and timm's {out}/_info.json, in an output of
+fdsl_gen.output (a folder or an object-store URL).
 
 The manifest is written before any image exists (status "in-progress", with the class table)
 and rewritten at the end with every shard's stats (status "complete"). It holds no timestamps
@@ -9,7 +10,6 @@ import os
 
 from . import __version__
 from .errors import GenerationError, UsageError
-from .shards import write_atomic
 
 FORMAT = "fdsl-manifest"
 FORMAT_VERSION = 1
@@ -49,19 +49,27 @@ def build(family, run_config, class_source, plan, status, shards=None):
     return manifest
 
 
-def write(out, manifest):
-    write_atomic(os.path.join(out, MANIFEST), json.dumps(manifest, indent=1).encode() + b"\n")
+def write(output, manifest, tmp_name=None):
+    """Write the manifest into ``output`` (fdsl_gen.output) whole or not at all; writers that
+    may run at once (node-split runs) each pass their own ``tmp_name``."""
+    output.write_atomic(MANIFEST, json.dumps(manifest, indent=1).encode() + b"\n", tmp_name)
 
 
-def read(out):
-    """The manifest in ``out``, or None if there is none."""
-    path = os.path.join(out, MANIFEST)
-    if not os.path.exists(path):
-        return None
+def read(output):
+    """The manifest in ``output`` (an fdsl_gen.output, or a folder's path), or None if there is
+    none."""
+    if isinstance(output, (str, os.PathLike)):
+        from .output import open_output  # output imports the shard writer, which needs none of this
+
+        output = open_output(os.fspath(output))
+    location = output.location(MANIFEST)
     try:
-        return read_file(path)
+        data = output.read_bytes(MANIFEST)
+    except FileNotFoundError:
+        return None
     except OSError as e:
-        raise GenerationError(f"{path} is unreadable: {e.strerror}") from None
+        raise GenerationError(f"{location} is unreadable: {e.strerror}") from None
+    return parse(data, location)
 
 
 def read_dataset(out):
@@ -80,17 +88,22 @@ def read_dataset(out):
 def read_file(path):
     """The manifest in the file ``path``: OSError if it cannot be opened, GenerationError if
     it is not an fdsl manifest."""
-    with open(path) as f:
-        try:
-            manifest = json.load(f)
-        except ValueError as e:
-            raise GenerationError(f"{path} is unreadable: {e}") from None
+    with open(path, "rb") as f:
+        return parse(f.read(), path)
+
+
+def parse(data, where):
+    """The manifest in ``data`` (read from ``where``); GenerationError if it is not one."""
+    try:
+        manifest = json.loads(data)
+    except ValueError as e:
+        raise GenerationError(f"{where} is unreadable: {e}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise GenerationError(f"{path} is not an fdsl manifest")
+        raise GenerationError(f"{where} is not an fdsl manifest")
     return manifest
 
 
-def write_timm_info(out, name, shards):
+def write_timm_info(output, name, shards):
     """timm's wds reader info: one split 'train' listing every shard and its length."""
     info = {
         "name": name,
@@ -103,4 +116,4 @@ def write_timm_info(out, name, shards):
             }
         },
     }
-    write_atomic(os.path.join(out, TIMM_INFO), json.dumps(info, indent=1).encode() + b"\n")
+    output.write_atomic(TIMM_INFO, json.dumps(info, indent=1).encode() + b"\n")

@@ -5,6 +5,9 @@ class g // groups_per_class. A seeded bijection (rng.permute) spreads the groups
 shards, so every shard mixes many classes; inside a shard, samples are shuffled again with a
 per-shard seed. Both are pure functions of (seed, shard index): any worker can plan any shard
 alone, and nothing proportional to the dataset size is ever held in memory.
+
+So the shards can be split over machines with no coordination: with a ``NodeSplit``, node R
+of N renders the shards i with i % N == R.
 """
 import math
 from dataclasses import dataclass
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng
+from .errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,33 @@ class Plan:
         position = rng.unpermute([group], self.num_groups, rng.derive_key(self.seed, rng.ORDER))[0]
         return int(position) // self.groups_per_shard
 
+    def shard_samples(self, shard):
+        """The number of samples of ``shard`` (the last group of a class may be short)."""
+        last = self.instances_per_class - (self.groups_per_class - 1) * self.group_size
+        return sum(last if g == self.groups_per_class - 1 else self.group_size for _, g in self.shard_groups(shard))
+
     def sample_order(self, shard, count):
         """The shuffled order of the ``count`` samples of ``shard``."""
         key = rng.derive_key(self.seed, rng.SHARD_SHUFFLE, shard)
         return np.random.Generator(np.random.PCG64(key)).permutation(count)
+
+
+@dataclass(frozen=True)
+class NodeSplit:
+    """Node ``rank`` of ``count`` (Slurm array task, Kubernetes indexed job) renders the
+    shards i with i % count == rank into a shared output."""
+
+    count: int = 1
+    rank: int = 0
+
+    def __post_init__(self):
+        if self.count < 1:
+            raise UsageError(f"--num-nodes must be positive, got {self.count}")
+        if not 0 <= self.rank < self.count:
+            raise UsageError(f"--node-rank must be in [0, {self.count}) for --num-nodes {self.count}, got {self.rank}")
+
+    def __str__(self):
+        return f"node rank {self.rank} of {self.count}"
+
+    def shards(self, num_shards):
+        return range(self.rank, num_shards, self.count)

@@ -95,13 +95,14 @@ def write_tar(file, samples):
     return writer.size, writer.sha256.hexdigest()
 
 
-def write_atomic(path, write):
-    """Create ``path`` whole or not at all: ``write(file)`` fills a temporary file, which is
-    fsynced and renamed. ``write`` may also be bytes. Returns what ``write`` returned.
+def write_atomic(path, write, tmp=None):
+    """Create ``path`` whole or not at all: ``write(file)`` fills a temporary file (``tmp``,
+    default ``path`` + TMP_SUFFIX), which is fsynced and renamed. ``write`` may also be bytes.
+    Returns what ``write`` returned.
 
     An I/O fault (no space, an I/O error, permission lost) removes the temporary file and
     raises OutputError, which says how to resume."""
-    tmp = path + TMP_SUFFIX
+    tmp = tmp or path + TMP_SUFFIX
     try:
         with open(tmp, "wb") as f:
             result = f.write(write) if isinstance(write, bytes) else write(f)
@@ -117,7 +118,8 @@ def write_atomic(path, write):
     return result
 
 
-def write_shard(directory, file_name, samples):
-    """Write one shard atomically and return its stats (file, samples, bytes, sha256)."""
-    size, sha256 = write_atomic(os.path.join(directory, file_name), lambda f: write_tar(f, samples))
+def write_shard(output, file_name, samples):
+    """Write one shard whole or not at all into ``output`` (fdsl_gen.output) and return its
+    stats (file, samples, bytes, sha256)."""
+    size, sha256 = output.write_atomic(file_name, lambda f: write_tar(f, samples))
     return {"file": file_name, "samples": len(samples), "bytes": size, "sha256": sha256}

@@ -2,7 +2,6 @@
 import hashlib
 import io
 import json
-import multiprocessing
 import os
 import tarfile
 
@@ -10,14 +9,8 @@ import cv2
 import numpy as np
 
 from . import manifest as manifests
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from .errors import GenerationError, UsageError
+from .output import open_output
 
 
 def check_samples(data, channels, num_classes):
@@ -46,16 +39,14 @@ def check_samples(data, channels, num_classes):
     return len(samples), None
 
 
-def check_shard(out, entry, channels, num_classes, decode=True):
+def check_shard(output, entry, channels, num_classes, decode=True):
     """Problems of one shard, as a list of strings (empty when it is good)."""
-    path = os.path.join(out, entry["file"])
-    if not os.path.isfile(path):
+    size = output.size(entry["file"])
+    if size is None:
         return ["missing"]
-    size = os.path.getsize(path)
     if size != entry["bytes"]:
         return [f"size {size} != {entry['bytes']} in the manifest"]
-    with open(path, "rb") as f:
-        data = f.read()
+    data = output.read_bytes(entry["file"])
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         return ["sha256 differs from the manifest"]
     if not decode:
@@ -67,25 +58,42 @@ def check_shard(out, entry, channels, num_classes, decode=True):
     return problems
 
 
-def _check_shard_star(args):
-    return args[1]["file"], check_shard(*args)
+class ShardCheck:
+    """``check(index)`` checks shard ``index`` of the manifest: (file, problems). The task
+    that ``verify`` runs on an engine."""
+
+    def __init__(self, output, manifest, decode):
+        self.output, self.entries, self.decode = output, manifest["shards"], decode
+        self.channels = manifest.get("image_channels", 1)
+        self.num_classes = manifest["num_classes"] if manifest.get("labelled", True) else None
+
+    def __call__(self, index):
+        entry = self.entries[index]
+        return entry["file"], check_shard(self.output, entry, self.channels, self.num_classes, self.decode)
+
+    def describe(self, index):
+        return f"checking {self.entries[index]['file']}"
 
 
-def verify(out, workers=1, decode=True):
+def verify(out, engine, decode=True):
     """Returns (problems, manifest): problems is a list of (shard file or 'manifest', reason).
-    A folder that is not an fdsl dataset is a UsageError."""
-    manifest = manifests.read_dataset(out)
+    The shards are checked on ``engine``. A folder that is not an fdsl dataset is a UsageError."""
+    output = open_output(os.fspath(out))
+    if not output.is_folder():
+        raise UsageError(f"{out} is not a folder")
+    try:
+        manifest = manifests.read(output)
+    except GenerationError as e:
+        raise UsageError(f"{out} is not an fdsl dataset: {e}") from None
+    if manifest is None:
+        raise UsageError(f"{out} is not an fdsl dataset: it has no {manifests.MANIFEST}")
     if manifest.get("status") != manifests.COMPLETE:
         return [("manifest", f"status is {manifest.get('status')!r}, not complete: rerun the generation command")], manifest
-    channels = manifest.get("image_channels", 1)
-    num_classes = manifest["num_classes"] if manifest.get("labelled", True) else None
-    tasks = [(out, entry, channels, num_classes, decode) for entry in manifest["shards"]]
-    if workers > 1 and len(tasks) > 1:
-        with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks))) as pool:
-            results = pool.map(_check_shard_star, tasks, chunksize=1)
-    else:
-        results = [_check_shard_star(t) for t in tasks]
-    problems = [(file, p) for file, shard_problems in results for p in shard_problems]
+    results = {}
+    with engine:
+        engine.run(ShardCheck(output, manifest, decode), range(len(manifest["shards"])),
+                   lambda result: results.update([result]))
+    problems = [(entry["file"], p) for entry in manifest["shards"] for p in results[entry["file"]]]
     total = sum(entry["samples"] for entry in manifest["shards"])
     if total != manifest["num_samples"]:
         problems.append(("manifest", f"shards hold {total} samples, manifest says {manifest['num_samples']}"))

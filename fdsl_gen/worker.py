@@ -1,14 +1,9 @@
-"""Render one shard task: plan its groups, render, encode, write the shard and its stats."""
+"""Render one shard task: plan its groups, render, encode, write the shard and its completion
+record. ``ShardTask`` is the picklable render-one-shard function that engines run."""
 import json
-import os
 
-from .shards import encode_json, encode_png, shard_name, write_atomic, write_shard
-
-STATE_DIR = ".fdsl"  # per-shard stats files: the completion markers used by resume
-
-
-def stats_path(out, file_name):
-    return os.path.join(out, STATE_DIR, file_name + ".json")
+from .output import record_name
+from .shards import encode_json, encode_png, shard_name, write_shard
 
 
 def sample_key(class_index, instance):
@@ -23,7 +18,7 @@ def shard_samples(family, plan, shard):
     return [rendered[k] for k in plan.sample_order(shard, len(rendered))]
 
 
-def render_shard(family, plan, out, name, shard):
+def render_shard(family, plan, output, name, shard):
     samples = []
     diverged = 0
     for key, label, image, meta in shard_samples(family, plan, shard):
@@ -31,19 +26,21 @@ def render_shard(family, plan, out, name, shard):
         members = [("cls", str(label).encode()), ("json", encode_json(meta)), ("png", encode_png(image, family.png_params))]
         samples.append((key, members))
     file_name = shard_name(name, shard)
-    stats = write_shard(out, file_name, samples)
+    stats = write_shard(output, file_name, samples)
     stats["diverged"] = diverged
-    write_atomic(stats_path(out, file_name), json.dumps(stats).encode())
+    output.write_atomic(record_name(file_name), json.dumps(stats).encode())  # last: the shard is complete
     return stats
 
 
-# Process-pool plumbing: the family and plan are sent once per worker process.
-_context = {}
+class ShardTask:
+    """``task(shard)`` renders and writes shard ``shard`` and returns its stats. It carries
+    the prepared family, the plan and the output, and travels to each worker once."""
 
+    def __init__(self, family, plan, output, name):
+        self.family, self.plan, self.output, self.name = family, plan, output, name
 
-def init_process(family, plan, out, name):
-    _context.update(family=family, plan=plan, out=out, name=name)
+    def __call__(self, shard):
+        return render_shard(self.family, self.plan, self.output, self.name, shard)
 
-
-def render_shard_in_process(shard):
-    return render_shard(_context["family"], _context["plan"], _context["out"], _context["name"], shard)
+    def describe(self, shard):
+        return shard_name(self.name, shard)

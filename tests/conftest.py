@@ -74,3 +74,16 @@ def digits(tmp_path_factory):
     out = tmp_path_factory.mktemp("digits") / "digits"
     write_digits(out, image_size=32)
     return out
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """output_bytes of fdsl_cli.SMALL rendered by the local engine in this process."""
+    from fdsl_cli import SMALL, output_bytes
+    from fdsl_gen.cli import main
+
+    out = tmp_path_factory.mktemp("small-run") / "ds"
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in SMALL + ["--workers", 1, "--out", out]])
+    assert exit_info.value.code == 0
+    return output_bytes(out)

@@ -43,6 +43,17 @@ def run_subprocess(*args, **kwargs):
     return subprocess.run(cli_command(*args), capture_output=True, text=True, env=dict(os.environ), **kwargs)
 
 
+# 20 samples in 7 shards of 3 (the last of 2); renders in well under a second. Engine, node-split
+# and object-store tests compare their outputs with the local engine's (the small_run fixture).
+SMALL = ["visualatom", "--classes", 4, "--instances", 5, "--image-size", 32, "--line-num-max", 5,
+         "--vertex-num-max", 300, "--shard-size", 3, "--quiet"]
+
+
+def output_bytes(out):
+    """The shards, manifest and _info.json of a local output: what a run must reproduce."""
+    return dict(read_shards(out), manifest=(out / "manifest.json").read_bytes(), info=(out / "_info.json").read_bytes())
+
+
 def read_shards(out):
     """{file name: bytes} of every shard in ``out``."""
     return {f: open(os.path.join(out, f), "rb").read() for f in sorted(os.listdir(out)) if f.endswith(".tar")}

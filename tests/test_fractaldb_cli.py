@@ -189,11 +189,12 @@ def test_verify_passes_then_names_a_truncated_shard(capsys, tmp_path, params):
 def test_verify_catches_a_corrupt_sample_with_a_matching_manifest(tmp_path, params, capsys):
     out = tmp_path / "ds"
     assert run_cli(capsys, *small_args(params, out, "--workers", 1))[0] == 0
+    from fdsl_gen.output import LocalOutput
     from fdsl_gen.shards import write_shard
     samples = [(k, [(e, (b"garbage" if e == "png" else v)) for e, v in s.items()])
                for k, s in tar_samples(out / "fractaldb-000003.tar").items()]
     manifest = json.loads((out / "manifest.json").read_text())
-    manifest["shards"][3] = write_shard(str(out), "fractaldb-000003.tar", samples)
+    manifest["shards"][3] = write_shard(LocalOutput(out), "fractaldb-000003.tar", samples)
     (out / "manifest.json").write_text(json.dumps(manifest))
     code, _, err = run_cli(capsys, "verify", out)
     assert code == 1 and "fractaldb-000003.tar" in err and "PNG" in err

@@ -5,6 +5,7 @@ import tarfile
 
 import pytest
 
+from fdsl_gen.output import LocalOutput
 from fdsl_gen.shards import write_atomic, write_shard, write_tar
 
 SAMPLES = [
@@ -32,7 +33,7 @@ def test_member_names_over_100_bytes_are_refused():
 
 
 def test_shard_appears_whole_or_not_at_all(tmp_path):
-    stats = write_shard(str(tmp_path), "x-000000.tar", SAMPLES)
+    stats = write_shard(LocalOutput(tmp_path), "x-000000.tar", SAMPLES)
     assert os.listdir(tmp_path) == ["x-000000.tar"]
     assert stats["samples"] == 2 and stats["bytes"] == os.path.getsize(tmp_path / "x-000000.tar")
 

@@ -1,1 +1,2 @@
-"""Engines run shard tasks. The local engine is a process pool on this machine."""
+"""Engines run shard tasks: base.py is the interface, local.py a process pool on this machine,
+ray.py Ray tasks on a Ray cluster (an optional extra)."""

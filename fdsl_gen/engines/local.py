@@ -1,34 +1,105 @@
-"""Run shard tasks on a local process pool (or inline for one worker), and the local parallel
-map that families use for parallel work inside a task."""
+"""The local engine: tasks on a process pool on this machine (or inline for one worker), and
+a parallel map on threads, since the kernels release the GIL."""
 import multiprocessing
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
-from .. import worker
-from ..errors import GenerationError, OutputError
+from .base import Engine
 
 
-def run(family, plan, out, name, shards, workers, on_done):
-    """Render ``shards``; ``on_done(stats)`` is called in the parent as each one completes."""
-    if workers <= 1 or len(shards) <= 1:
-        worker.init_process(family, plan, out, name)
-        for shard in shards:
-            on_done(worker.render_shard_in_process(shard))
-        return
-    # spawn, not fork: the parent may hold threads (search) and numba state
-    context = multiprocessing.get_context("spawn")
-    pool = context.Pool(min(workers, len(shards)), worker.init_process, (family, plan, out, name))
-    try:
-        for stats in pool.imap_unordered(worker.render_shard_in_process, shards):
-            on_done(stats)
-        pool.close()
-    except OutputError:
-        raise
-    except Exception as e:
-        raise GenerationError(f"a worker failed: {type(e).__name__}: {e}") from e
-    finally:
-        pool.terminate()
-        pool.join()
+class LocalEngine(Engine):
+    def __init__(self, workers, retries=1):
+        super().__init__(retries)
+        self.workers = workers
+
+    def runner(self, task, count):
+        if self.workers <= 1 or count <= 1:
+            return InlineRunner(task)
+        return ProcessPoolRunner(task, min(self.workers, count))
+
+    def parallel_map(self, function, items):
+        return thread_map(self.workers)(function, items)
+
+
+class InlineRunner:
+    """Calls run in this process, one at a time, as they are submitted."""
+
+    capacity = 1
+
+    def __init__(self, task):
+        self.task = task
+        self.outcomes = {}
+
+    def submit(self, item):
+        handle = len(self.outcomes)
+        try:
+            self.outcomes[handle] = (self.task(item), None)
+        except Exception as e:
+            self.outcomes[handle] = (None, e)
+        return handle
+
+    def next_finished(self, handles):
+        return (handles[0], *self.outcomes.pop(handles[0]))
+
+    def close(self):
+        pass
+
+
+class ProcessPoolRunner:
+    """Calls run in ``workers`` spawned processes that receive the task once. A worker that
+    dies (killed, out of memory) breaks the whole pool: the calls it had in flight fail (and
+    are retried) and the next submit starts a fresh pool."""
+
+    def __init__(self, task, workers):
+        self.task, self.workers = task, workers
+        self.capacity = 2 * workers  # one running and one waiting per worker
+        self.pool = None
+        self.pool_of = {}  # future -> the pool that runs it
+
+    def submit(self, item):
+        if self.pool is None:
+            self._start_pool()
+        try:
+            future = self.pool.submit(_call_in_process, item)
+        except BrokenProcessPool:  # a worker died since the last result came
+            self._start_pool()
+            future = self.pool.submit(_call_in_process, item)
+        self.pool_of[future] = self.pool
+        return future
+
+    def _start_pool(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=False)
+        # spawn, not fork: the parent may hold threads (search) and numba state
+        self.pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
+                                        initializer=_init_process, initargs=(self.task,))
+
+    def next_finished(self, futures):
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        future = next(f for f in futures if f in done)
+        pool = self.pool_of.pop(future)
+        error = future.exception()
+        if isinstance(error, BrokenProcessPool) and pool is self.pool:
+            self.pool.shutdown(wait=False)
+            self.pool = None
+        return future, None if error else future.result(), error
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)  # lets the shards being written finish
+
+
+_task = None  # the task of this worker process
+
+
+def _init_process(task):
+    global _task
+    _task = task
+
+
+def _call_in_process(item):
+    return _task(item)
 
 
 def thread_map(workers):
