@@ -318,8 +318,7 @@ class TwoViews:
         self.view_transform = view_transform
 
     def __call__(self, image) -> torch.Tensor:
-        pixels = to_pixels(image)
-        return torch.stack([self.view_transform(pixels), self.view_transform(pixels)])
+        return torch.stack([self.view_transform(image), self.view_transform(image)])
 
 
 # The view's steps: torchvision's classes, their parameters and draws, with the pixel work done
@@ -345,8 +344,8 @@ class RandomResizedCrop(transforms.RandomResizedCrop):
 
 class ColorJitter(transforms.ColorJitter):
     """torchvision's ColorJitter, the same draws and the same pixels, on arrays or PIL images:
-    each op one Numba pass over the pixels (`kernels`) instead of a Pillow image per op and, for
-    the hue, Pillow's HSV round trip through three images."""
+    each op a Numba pass over the pixels (`kernels`; contrast first sums the luma) instead of a
+    Pillow image per op and, for the hue, Pillow's HSV round trip through three images."""
 
     def forward(self, image):
         order, brightness, contrast, saturation, hue = self.get_params(
@@ -491,7 +490,7 @@ def load_pixels(data: bytes | str) -> np.ndarray:
     """Decode an image (encoded bytes or a path) as uint8 pixels (H, W, 1) or (H, W, 3).
 
     8-bit grey and RGB PNGs, what fdsl-gen writes, are decoded by OpenCV: the same pixels as
-    Pillow's (PNG is lossless), in 10-20% less time, and no PIL image to copy out of. Anything
+    Pillow's (PNG is lossless), in about 10% less time, and no PIL image to copy out of. Anything
     else goes through `load_image`.
     """
     encoded = data if isinstance(data, bytes) else Path(data).read_bytes()
