@@ -4,13 +4,15 @@ Renders a temporary dead-leaves set with fdsl-gen (mixed shapes, 256 px RGB PNGs
 Baradad et al. pre-train MoCo on) and times fdsl_train's shard training source with
 ContrastiveAugmentation: each image decoded once, then two views, each RandomResizedCrop 224
 (scale 0.2-1), colour jitter 0.4/0.4/0.4/0.1 with p 0.8, grayscale p 0.2, Gaussian blur
-p 0.5, flip. First in this process (one worker's worth of work), then one DataLoader worker per
-core. Normalisation runs on the training device, per batch, and is not part of a worker's load.
+p 0.5, flip. First the steps alone against the torchvision/Pillow route they replace (the same
+pixels), then one DataLoader worker (its process's CPU time and the wall clock), then one
+worker per core. Normalisation runs on the training device, per batch, and is not part of a
+worker's load.
 
     python bench/moco_input_pipeline.py [--samples 1000] [--batch-size 32]
 
-Target: at least 250 pairs/s per worker. The per-worker figure is counted per CPU-second, so
-other processes on the machine disturb it less than the wall-clock figures.
+Target: at least 250 pairs/s per worker. The per-CPU-second figure is disturbed less than the
+wall-clock ones by other processes on the machine.
 """
 
 import argparse
@@ -21,11 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
-from torchvision.transforms import functional
+from torchvision import transforms
 
-from fdsl_train.data import ContrastiveAugmentation, TrainSource, load_image, open_unlabelled, read_shard, shift_hue
+from fdsl_train import kernels
+from fdsl_train.data import (ColorJitter, ContrastiveAugmentation, TrainSource, load_image, load_pixels,
+                             open_unlabelled, read_shard)
+from fdsl_train.rng import seed_all
 
 
 def render_dead_leaves(folder: Path, samples: int) -> None:
@@ -34,33 +40,59 @@ def render_dead_leaves(folder: Path, samples: int) -> None:
                    check=True, capture_output=True)
 
 
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's live child processes (Linux /proc)."""
+    pid = os.getpid()
+    children = [child for task in os.listdir(f"/proc/{pid}/task")
+                for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    ticks = 0
+    for child in children:
+        fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime and stime, stat fields 14 and 15
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def pairs_per_second(folder: Path, workers: int, batch_size: int) -> tuple[float, float]:
-    """(pairs per wall-clock second, per CPU-second of this process) over one epoch of the
-    source, after its first batch (start-up, kernel cache loading, the shuffle buffer's fill)."""
+    """(pairs per wall-clock second, pairs per CPU-second of the worker processes) over one epoch
+    of the source, after its first batch (start-up, kernel cache loading, the shuffle buffer)."""
     source = TrainSource(open_unlabelled([str(folder)]), transform=ContrastiveAugmentation(img_size=224).train_transform(),
                          batch_size=batch_size, rank=0, world_size=1, workers=workers, seed=0, shuffle_buffer=200)
     loader = iter(source.loader(epoch=0))
     first, _ = next(loader)
     assert first.shape[1:] == (2, 3, 224, 224)
-    wall, cpu, pairs = time.perf_counter(), time.process_time(), 0
+    wall, cpu, pairs = time.perf_counter(), children_cpu_seconds(), 0
     for views, _ in loader:
         pairs += len(views)
-    return pairs / (time.perf_counter() - wall), pairs / (time.process_time() - cpu)
+        worker_cpu = children_cpu_seconds()  # read while the workers live; they exit with the epoch
+    return pairs / (time.perf_counter() - wall), pairs / (worker_cpu - cpu)
 
 
-def hue_step_ms(folder: Path) -> tuple[float, float]:
-    """ms per 224 px dead-leaves image of the hue step: fdsl_train's kernel and torchvision's
-    Pillow route."""
-    shard = next(iter(read_shard(str(next(folder.glob("*.tar"))))))
-    image = load_image(shard["png"]).resize((224, 224), Image.BILINEAR)
-    shift_hue(image, 0.1)  # compile or load the kernel
-    timings = []
-    for step in (lambda: shift_hue(image, 0.1), lambda: functional.adjust_hue(image, 0.1)):
-        started = time.process_time()
-        for _ in range(100):
-            step()
-        timings.append((time.process_time() - started) * 10)
-    return timings[0], timings[1]
+def steps_ms(folder: Path, count: int = 200) -> list[tuple[str, float, float]]:
+    """(step, ms with fdsl_train, ms with torchvision / Pillow) per image at 224 px, CPU time, on
+    `count` images of the set: PNG decoding, the crop's resize, colour jitter with all four ops."""
+    encoded = [sample["png"] for _, sample in zip(range(count), read_shard(str(next(folder.glob("*.tar")))))]
+    pixels, images = [load_pixels(data) for data in encoded], [load_image(data) for data in encoded]
+    views = [kernels.resize(array[16:200, 30:220], 224, 224, kernels.BILINEAR) for array in pixels]
+    view_images = [Image.fromarray(view) for view in views]
+    ours_jitter, torchvision_jitter = ColorJitter(0.4, 0.4, 0.4, 0.1), transforms.ColorJitter(0.4, 0.4, 0.4, 0.1)
+    pairs = [
+        ("PNG decoding (OpenCV / Pillow)", lambda i: load_pixels(encoded[i]), lambda i: load_image(encoded[i])),
+        ("crop resize, 184x190 to 224 px", lambda i: kernels.resize(pixels[i][16:200, 30:220], 224, 224, kernels.BILINEAR),
+         lambda i: images[i].crop((30, 16, 220, 200)).resize((224, 224), Image.BILINEAR)),
+        ("colour jitter 0.4/0.4/0.4/0.1", lambda i: ours_jitter(views[i]), lambda i: torchvision_jitter(view_images[i])),
+    ]
+    results = []
+    for name, ours, theirs in pairs:
+        ours(0)  # compile or load the kernels
+        timings = []
+        for step in (ours, theirs):
+            seed_all(0)
+            started = time.process_time()
+            for i in range(count):
+                step(i)
+            timings.append((time.process_time() - started) / count * 1000)
+        results.append((name, *timings))
+    return results
 
 
 def main() -> None:
@@ -75,13 +107,14 @@ def main() -> None:
         started = time.perf_counter()
         render_dead_leaves(Path(folder), args.samples)
         print(f"fdsl-gen rendered {args.samples} dead-leaves images (256 px RGB PNG) in {time.perf_counter() - started:.1f} s")
-        ours, pillow = hue_step_ms(Path(folder))
-        print(f"hue step at 224 px: {ours:.2f} ms (Numba, pixel-identical) vs {pillow:.2f} ms (Pillow's HSV round trip)")
-        wall, cpu = pairs_per_second(Path(folder), workers=0, batch_size=args.batch_size)
-        print(f"one worker: {cpu:.0f} pairs per CPU-second, {wall:.0f} pairs/s wall-clock "
+        for name, ours, theirs in steps_ms(Path(folder)):
+            print(f"{name}: {ours:.2f} ms vs {theirs:.2f} ms through torchvision/Pillow ({theirs / ours:.1f}x), same pixels")
+        wall, cpu = pairs_per_second(Path(folder), workers=1, batch_size=args.batch_size)
+        print(f"one loader worker: {cpu:.0f} pairs per CPU-second of the worker process, {wall:.0f} pairs/s wall-clock "
               "(PNG decode once, two aug+ views at 224 px)")
         wall, _ = pairs_per_second(Path(folder), workers=cores, batch_size=args.batch_size)
-        print(f"{cores} DataLoader workers: {wall:.0f} pairs/s wall-clock, {wall / cores:.0f} per worker")
+        print(f"{cores} loader workers: {wall:.0f} pairs/s wall-clock, {wall / cores:.0f} per worker")
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

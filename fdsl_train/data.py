@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import cv2
-import numba
 import numpy as np
 import torch
 import webdataset as wds
@@ -45,7 +44,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_in
 
 from fdsl_gen import manifest as fdsl_manifest
 from fdsl_gen.errors import GenerationError
-from fdsl_train import InputError
+from fdsl_train import InputError, kernels
 from fdsl_train.rng import derive_seed, seed_all
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -278,7 +277,8 @@ class ContrastiveAugmentation:
     al. 2020, after SimCLR): RandomResizedCrop with scale 0.2-1, colour jitter 0.4/0.4/0.4/0.1
     applied with probability 0.8, grayscale with p 0.2, Gaussian blur of sigma in [0.1, 2] with
     p 0.5, horizontal flip. Grayscale images stay single-channel up to the tensor, as above
-    (saturation and hue leave them unchanged, as they would their RGB copies)."""
+    (saturation and hue leave them unchanged, as they would their RGB copies). The steps work
+    on uint8 arrays and give, from the same draws, the pixels torchvision gives PIL images."""
 
     img_size: int = 224
     scale_min: float = 0.2
@@ -294,19 +294,20 @@ class ContrastiveAugmentation:
     crop_pct: float = 0.875  # the kNN monitor's images: resize to img_size / crop_pct, centre crop
 
     def view_transform(self):
-        """PIL image -> one augmented view, a uint8 tensor (3, img_size, img_size)."""
-        steps = [transforms.RandomResizedCrop(self.img_size, scale=(self.scale_min, 1.0),
+        """Image (uint8 array (H, W, C) or PIL image) -> one augmented view, a uint8 tensor
+        (3, img_size, img_size): torchvision's steps, their draws and their pixels, on arrays."""
+        steps = [to_pixels, RandomResizedCrop(self.img_size, scale=(self.scale_min, 1.0),
                                               interpolation=str_to_interp_mode(self.interpolation))]
         if self.jitter_prob > 0 and (self.color_jitter > 0 or self.hue > 0):
             jitter = ColorJitter(self.color_jitter, self.color_jitter, self.color_jitter, self.hue)
             steps.append(transforms.RandomApply([jitter], p=self.jitter_prob))
         if self.grayscale_prob > 0:
-            steps.append(transforms.RandomGrayscale(self.grayscale_prob))
+            steps.append(RandomGrayscale(self.grayscale_prob))
         if self.blur_prob > 0:
             steps.append(RandomGaussianBlur(self.blur_prob))
         if self.hflip > 0:
-            steps.append(transforms.RandomHorizontalFlip(self.hflip))
-        return transforms.Compose([*steps, to_rgb_tensor])
+            steps.append(RandomHorizontalFlip(self.hflip))
+        return transforms.Compose([*steps, pixels_to_tensor])
 
     def train_transform(self):
         return TwoViews(self.view_transform())
@@ -319,123 +320,83 @@ class ContrastiveAugmentation:
 
 
 class TwoViews:
-    """PIL image -> uint8 tensor (2, 3, H, W): two independent draws of one view transform."""
+    """Image -> uint8 tensor (2, 3, H, W): two independent draws of one view transform, which
+    takes its images decoded as arrays."""
+
+    @staticmethod
+    def decode(data: bytes | str) -> np.ndarray:
+        return load_pixels(data)
 
     def __init__(self, view_transform):
         self.view_transform = view_transform
 
-    def __call__(self, image: Image.Image) -> torch.Tensor:
+    def __call__(self, image) -> torch.Tensor:
         return torch.stack([self.view_transform(image), self.view_transform(image)])
 
 
-class ColorJitter(transforms.ColorJitter):
-    """torchvision's ColorJitter, the same draws and the same pixels, with the hue step in one
-    Numba pass (`shift_hue`) instead of Pillow's HSV round trip: 0.3 ms instead of 2.3 ms at
-    224 px, which was most of a view's augmentation time."""
+# The view's steps: torchvision's classes, their parameters and draws, with the pixel work done
+# on uint8 arrays (H, W, C), C = 1 or 3, by Pillow's own arithmetic (fdsl_train.kernels), so
+# every view is the one torchvision gives the PIL image, without PIL images between the steps.
 
-    def forward(self, image: Image.Image) -> Image.Image:
+
+class RandomResizedCrop(transforms.RandomResizedCrop):
+    """torchvision's RandomResizedCrop of PIL images: the same crop, resampled as Pillow's
+    resize does (its five convolution filters in `kernels.resize`, nearest through Pillow)."""
+
+    def forward(self, pixels: np.ndarray) -> np.ndarray:
+        size_only = torch.empty((0, *pixels.shape[:2]))  # get_params reads the image's size, nothing else
+        top, left, height, width = self.get_params(size_only, self.scale, self.ratio)
+        crop = pixels[top : top + height, left : left + width]
+        out_height, out_width = self.size
+        kind = kernels.FILTERS.get(self.interpolation.value)
+        if kind is None:
+            resized = to_image(np.ascontiguousarray(crop)).resize((out_width, out_height), Image.NEAREST)
+            return to_pixels(resized)
+        return kernels.resize(crop, out_height, out_width, kind)
+
+
+class ColorJitter(transforms.ColorJitter):
+    """torchvision's ColorJitter, the same draws and the same pixels, on arrays or PIL images:
+    each op a Numba pass over the pixels (`kernels`; contrast first sums the luma) instead of a
+    Pillow image per op and, for the hue, Pillow's HSV round trip through three images."""
+
+    def forward(self, image):
         order, brightness, contrast, saturation, hue = self.get_params(
             self.brightness, self.contrast, self.saturation, self.hue)
+        pixels = to_pixels(image)
         for index in order.tolist():
             if index == 0 and brightness is not None:
-                image = transforms.functional.adjust_brightness(image, brightness)
+                pixels = kernels.blend(pixels, 0, np.float32(brightness))
             elif index == 1 and contrast is not None:
-                image = transforms.functional.adjust_contrast(image, contrast)
-            elif index == 2 and saturation is not None:
-                image = transforms.functional.adjust_saturation(image, saturation)
+                pixels = kernels.blend(pixels, kernels.mean_luma(pixels), np.float32(contrast))
+            elif index == 2 and saturation is not None and pixels.shape[2] == 3:  # grey stays grey
+                pixels = kernels.saturate(pixels, np.float32(saturation))
             elif index == 3 and hue is not None:
-                image = shift_hue(image, hue)
-        return image
+                pixels = shift_hue(pixels, hue)
+        return pixels if isinstance(image, np.ndarray) else to_image(pixels)
 
 
-def shift_hue(image: Image.Image, hue_factor: float) -> Image.Image:
-    """torchvision's PIL `adjust_hue`, pixel for pixel: grayscale images are left as they are."""
-    if image.mode != "RGB":
-        return image
-    shift = int(np.int32(hue_factor * 255).astype(np.uint8))  # torchvision's wrap-around hue offset
-    pixels = np.asarray(image)
-    return Image.fromarray(_shift_hue(pixels.reshape(-1, 3), shift, *_HSV_TABLES).reshape(pixels.shape), "RGB")
+def shift_hue(image, hue_factor: float):
+    """torchvision's `adjust_hue` of PIL images, pixel for pixel, on an array or a PIL image;
+    grayscale images are left as they are."""
+    pixels = to_pixels(image)
+    if pixels.shape[2] == 3:
+        shift = int(np.int32(hue_factor * 255).astype(np.uint8))  # torchvision's wrap-around hue offset
+        pixels = kernels.shift_hue(pixels, shift, _HSV_TABLES)
+    return pixels if isinstance(image, np.ndarray) else to_image(pixels)
 
 
-def _round_half_away_array(values: np.ndarray) -> np.ndarray:  # C's round() for values >= 0
-    whole = np.floor(values)
-    return whole + (values - whole >= 0.5)
+_HSV_TABLES = kernels.hsv_tables()
 
 
-def _hsv_tables() -> tuple[np.ndarray, ...]:
-    """Pillow's HSV conversion steps that depend on two bytes only, tabulated with the same
-    float32 / float64 operations as its C code, so that looking them up gives its exact results:
-    float32 n / d (RGB -> HSV), and for HSV -> RGB per hue byte h its sector, per (v, s) the
-    rounded p = v (1 - s'), per (s, h) the factors (1 - s' f) and (1 - s' (1 - f)) of q and t,
-    where s' = s / 255 and f is the remainder of h's sector."""
-    numerators, denominators = np.meshgrid(np.arange(256, dtype=np.float32), np.arange(256, dtype=np.float32),
-                                           indexing="ij")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        quotient = numerators / denominators  # row n, column d; column 0 is never read
-    position = np.arange(256, dtype=np.float64) * 6.0 / 255.0
-    sector = np.floor(position)
-    remainder = (position - sector).astype(np.float32)
-    fs = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
-    p = _round_half_away_array(np.arange(256, dtype=np.float64)[:, None] * (1.0 - fs.astype(np.float64))[None, :])
-    q_factor = 1.0 - (fs[:, None] * remainder[None, :]).astype(np.float64)
-    t_factor = 1.0 - fs.astype(np.float64)[:, None] * (1.0 - remainder.astype(np.float64))[None, :]
-    return quotient, sector.astype(np.int64) % 6, np.minimum(p, 255).astype(np.uint8), q_factor, t_factor
+class RandomGrayscale(transforms.RandomGrayscale):
+    """torchvision's RandomGrayscale: Pillow's luma, kept as one channel (grey images are left
+    as they are)."""
 
-
-_HSV_TABLES = _hsv_tables()
-
-
-@numba.njit(cache=True, nogil=True)
-def _round_half_away(value):  # C's round() for value >= 0
-    whole = int(value)
-    return whole + 1 if value - whole >= 0.5 else whole
-
-
-@numba.njit(cache=True, nogil=True)
-def _shift_hue(rgb, shift, quotient, sectors, p_table, q_factors, t_factors):
-    """Pillow's RGB -> HSV conversion, hue + shift modulo 256, Pillow's HSV -> RGB (through the
-    tables of `_hsv_tables`); one pass over (N, 3) uint8 pixels."""
-    out = np.empty_like(rgb)
-    for i in range(rgb.shape[0]):
-        r, g, b = rgb[i, 0], rgb[i, 1], rgb[i, 2]
-        value = max(r, g, b)
-        low = min(r, g, b)
-        saturation, hue_byte = 0, 0
-        if value != low:
-            spread = value - low
-            rc, gc, bc = quotient[value - r, spread], quotient[value - g, spread], quotient[value - b, spread]
-            if r == value:
-                hue = bc - gc
-            elif g == value:
-                hue = np.float32(2.0 + np.float64(rc) - np.float64(bc))
-            else:
-                hue = np.float32(4.0 + np.float64(gc) - np.float64(rc))
-            turns = np.float64(hue) / 6.0 + 1.0  # in [5/6, 2): Pillow's fmod(turns, 1.0), exactly
-            hue = np.float32(turns - 1.0 if turns >= 1.0 else turns)
-            hue_byte = (min(255, int(np.float64(hue) * 255.0)) + shift) & 255
-            saturation = min(255, int(np.float64(quotient[spread, value]) * 255.0))
-        if saturation == 0:
-            out[i, 0] = out[i, 1] = out[i, 2] = value
-            continue
-        p = p_table[value, saturation]
-        sector = sectors[hue_byte]
-        if sector % 2:  # odd sectors use q, even ones t
-            q = min(255, _round_half_away(np.float64(value) * q_factors[saturation, hue_byte]))
-            if sector == 1:
-                out[i, 0], out[i, 1], out[i, 2] = q, value, p
-            elif sector == 3:
-                out[i, 0], out[i, 1], out[i, 2] = p, q, value
-            else:
-                out[i, 0], out[i, 1], out[i, 2] = value, p, q
-        else:
-            t = min(255, _round_half_away(np.float64(value) * t_factors[saturation, hue_byte]))
-            if sector == 0:
-                out[i, 0], out[i, 1], out[i, 2] = value, t, p
-            elif sector == 2:
-                out[i, 0], out[i, 1], out[i, 2] = p, value, t
-            else:
-                out[i, 0], out[i, 1], out[i, 2] = t, p, value
-    return out
+    def forward(self, pixels: np.ndarray) -> np.ndarray:
+        if torch.rand(1) < self.p and pixels.shape[2] == 3:
+            return kernels.grayscale(pixels)
+        return pixels
 
 
 class RandomGaussianBlur:
@@ -447,11 +408,35 @@ class RandomGaussianBlur:
         self.p = p
         self.sigma = sigma
 
-    def __call__(self, image: Image.Image) -> Image.Image:
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
         if torch.rand(1).item() >= self.p:
-            return image
+            return pixels
         sigma = torch.empty(1).uniform_(*self.sigma).item()
-        return Image.fromarray(cv2.GaussianBlur(np.asarray(image), (0, 0), sigmaX=sigma), image.mode)
+        return cv2.GaussianBlur(pixels, (0, 0), sigmaX=sigma).reshape(pixels.shape)
+
+
+class RandomHorizontalFlip(transforms.RandomHorizontalFlip):
+    """torchvision's RandomHorizontalFlip: a mirrored view of the array."""
+
+    def forward(self, pixels: np.ndarray) -> np.ndarray:
+        return pixels[:, ::-1] if torch.rand(1) < self.p else pixels
+
+
+def to_pixels(image) -> np.ndarray:
+    """A PIL image (L or RGB; other modes become RGB) or a uint8 array (H, W) / (H, W, C) ->
+    uint8 array (H, W, C)."""
+    if isinstance(image, Image.Image):
+        image = np.asarray(image if image.mode in ("L", "RGB") else image.convert("RGB"))
+    return image[:, :, None] if image.ndim == 2 else image
+
+
+def to_image(pixels: np.ndarray) -> Image.Image:
+    return Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+
+
+def pixels_to_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """uint8 array (H, W, 1 or 3) -> uint8 tensor (3, H, W); grayscale is repeated."""
+    return torch.from_numpy(pixels.transpose(2, 0, 1).copy()).expand(3, -1, -1)
 
 
 def centre_crop_transform(img_size: int, crop_pct: float, interpolation: str):
@@ -514,10 +499,38 @@ def load_image(data: bytes | str) -> Image.Image:
         return image if image.mode in ("L", "RGB") else image.convert("RGB")
 
 
-def decode_sample(sample: dict) -> tuple[Image.Image, int]:
-    """A shard sample (`KEY.png`, `KEY.cls`; or a rendered one's `image`) as (image, class index)."""
+def load_pixels(data: bytes | str) -> np.ndarray:
+    """Decode an image (encoded bytes or a path) as uint8 pixels (H, W, 1) or (H, W, 3).
+
+    8-bit grey and RGB PNGs, what fdsl-gen writes, are decoded by OpenCV: the same pixels as
+    Pillow's (PNG is lossless), in about 10% less time, and no PIL image to copy out of. Anything
+    else goes through `load_image`.
+    """
+    encoded = data if isinstance(data, bytes) else Path(data).read_bytes()
+    # the PNG signature, then IHDR: bit depth at byte 24, colour type at 25 (0 grey, 2 RGB)
+    if encoded[:8] == b"\x89PNG\r\n\x1a\n" and encoded[24:25] == b"\x08" and encoded[25:26] in (b"\x00", b"\x02"):
+        flag = cv2.IMREAD_GRAYSCALE if encoded[25] == 0 else cv2.IMREAD_COLOR_RGB
+        pixels = cv2.imdecode(np.frombuffer(encoded, np.uint8), flag)
+        if pixels is not None:
+            return pixels[:, :, None] if pixels.ndim == 2 else pixels
+    return to_pixels(load_image(encoded))
+
+
+def decoder(transform) -> Callable:
+    """How `transform` takes its images: its own `decode` (the two-view transform takes arrays)
+    or, by default, `load_image` (PIL images, as timm's transforms do)."""
+    return getattr(transform, "decode", load_image)
+
+
+def decode_sample(sample: dict, decode: Callable = load_image) -> tuple:
+    """A shard sample (`KEY.png`, `KEY.cls`; a rendered one's `pixels`) as (decoded image,
+    class index): a PIL image, or for `load_pixels` an array."""
     try:
-        image = sample["image"] if "image" in sample else load_image(sample["png"])
+        if "pixels" in sample:  # rendered from the formulas: nothing to decode
+            pixels = to_pixels(sample["pixels"])
+            image = pixels if decode is load_pixels else to_image(pixels)
+        else:
+            image = decode(sample["png"])
         return image, int(sample["cls"])
     except KeyError as missing:
         raise ValueError(f"sample {sample.get('__key__')} in {sample.get('__url__')} has no {missing} member") from None
@@ -526,15 +539,14 @@ def decode_sample(sample: dict) -> tuple[Image.Image, int]:
 class RenderedShards:
     """Reads the shards of a dataset rendered from its manifest (``fdsl_gen.rendering``) as
     ``read_shard`` reads tar files: ``reader(shard number)`` yields its samples in stored order,
-    their images already decoded (the pixels the shard's PNGs would decode to)."""
+    with the pixels the shard's PNGs would decode to."""
 
     def __init__(self, renderer):
         self.renderer = renderer
 
     def __call__(self, shard: int) -> Iterator[dict]:
         for key, label, image, _ in self.renderer.samples(shard):
-            yield {"__key__": key, "__url__": f"{RENDER}{shard}", "cls": label,
-                   "image": Image.fromarray(np.ascontiguousarray(image))}
+            yield {"__key__": key, "__url__": f"{RENDER}{shard}", "cls": label, "pixels": np.ascontiguousarray(image)}
 
 
 def open_rendered(path: str, need_labels: bool = True, instances: int | None = None) -> ShardSet:
@@ -610,6 +622,17 @@ def shuffled(samples: Iterator, buffer_size: int, rng: random.Random) -> Iterato
     yield from buffer
 
 
+def data_loader(dataset, workers: int, **options) -> DataLoader:
+    """A DataLoader of `workers` processes, each running OpenCV on one thread: its blur would
+    otherwise split a 224 px image over the cores, competing with the other workers for 45%
+    more CPU time (torch already runs one thread in a worker). Set in this process, which
+    augments nothing while it has workers, before they fork: OpenCV's thread pool cannot be
+    reconfigured in a forked child (it deadlocks)."""
+    if workers > 0:
+        cv2.setNumThreads(1)
+    return DataLoader(dataset, num_workers=workers, **options)
+
+
 # --------------------------------------------------------------------------------------------
 # Training from shards
 
@@ -650,7 +673,7 @@ class ShardEpoch(IterableDataset):
             images, labels = [], []
             for index, sample in itertools.islice(positioned, self.batch_size):
                 seed_all(derive_seed(self.seed, "augment", self.epoch, slot, index))
-                image, label = decode_sample(sample)
+                image, label = decode_sample(sample, decoder(self.transform))
                 images.append(self.transform(image))
                 labels.append(label)
             yield torch.stack(images), torch.tensor(labels)
@@ -693,7 +716,7 @@ class LabelledImages(Dataset):
         if seed is not None:
             seed_all(seed)
         path, label = self.samples[index]
-        return self.transform(load_image(path)), label
+        return self.transform(decoder(self.transform)(path)), label
 
 
 @dataclass
@@ -726,7 +749,7 @@ class TrainSource:
                 start_step=start_step, epoch=epoch, seed=self.seed, rank=self.rank, world_size=self.world_size,
                 num_workers=self.workers, shuffle_buffer=self.shuffle_buffer, read=self.data.read,
             )
-            return DataLoader(epoch_data, batch_size=None, num_workers=self.workers, pin_memory=self.pin_memory)
+            return data_loader(epoch_data, self.workers, batch_size=None, pin_memory=self.pin_memory)
 
         order = np.random.default_rng(derive_seed(self.seed, "order", epoch)).permutation(self.data.num_samples)
         global_batch = self.batch_size * self.world_size
@@ -738,7 +761,7 @@ class TrainSource:
                 for position in range(first, first + self.batch_size)
             ])
         images = LabelledImages(self.data.samples, self.transform)
-        return DataLoader(images, batch_sampler=batches, num_workers=self.workers, pin_memory=self.pin_memory)
+        return data_loader(images, self.workers, batch_sampler=batches, pin_memory=self.pin_memory)
 
 
 # --------------------------------------------------------------------------------------------
@@ -762,7 +785,8 @@ class ShardEval(IterableDataset):
         info = get_worker_info()
         slot = self.rank * self.num_workers + (info.id if info is not None else 0)
         my_urls = self.urls[slot :: self.world_size * self.num_workers]
-        samples = (decode_sample(sample) for url in my_urls for sample in self.read(url))
+        decode = decoder(self.transform)
+        samples = (decode_sample(sample, decode) for url in my_urls for sample in self.read(url))
         while batch := list(itertools.islice(samples, self.batch_size)):
             yield torch.stack([self.transform(image) for image, _ in batch]), torch.tensor([label for _, label in batch])
 
@@ -772,11 +796,10 @@ def eval_loader(data: ShardSet | ImageFolderSet, *, transform, batch_size, rank,
     if isinstance(data, ShardSet):
         stream = ShardEval(data.urls, transform=transform, batch_size=batch_size, rank=rank,
                            world_size=world_size, num_workers=workers, read=data.read)
-        return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory)
+        return data_loader(stream, workers, batch_size=None, pin_memory=pin_memory)
     mine = [(index, None) for index in range(rank, data.num_samples, world_size)]
     batches = [mine[start : start + batch_size] for start in range(0, len(mine), batch_size)]
-    return DataLoader(LabelledImages(data.samples, transform), batch_sampler=batches, num_workers=workers,
-                      pin_memory=pin_memory)
+    return data_loader(LabelledImages(data.samples, transform), workers, batch_sampler=batches, pin_memory=pin_memory)
 
 
 # --------------------------------------------------------------------------------------------

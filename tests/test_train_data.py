@@ -8,6 +8,7 @@ import tarfile
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -20,7 +21,9 @@ from fdsl_train.data import (
     TrainSource,
     open_image_folder,
     open_shards,
+    load_image,
     open_unlabelled,
+    read_shard,
     tar_files,
     write_digits,
 )
@@ -242,3 +245,106 @@ def test_colour_jitter_gives_torchvision_pixels_from_the_same_draws():
         jittered = np.asarray(ours(image))
         seed_all(seed)
         assert np.array_equal(jittered, np.asarray(theirs(image))), seed
+
+
+class ReferenceBlur:
+    """The documented Gaussian blur step on PIL images: its draws, OpenCV's kernel."""
+
+    def __init__(self, p):
+        self.p = p
+
+    def __call__(self, image):
+        if torch.rand(1).item() >= self.p:
+            return image
+        sigma = torch.empty(1).uniform_(0.1, 2.0).item()
+        return Image.fromarray(cv2.GaussianBlur(np.asarray(image), (0, 0), sigmaX=sigma), image.mode)
+
+
+def torchvision_view(augmentation):
+    """The view transform as torchvision composes it on PIL images (the reference pipeline)."""
+    from timm.data.transforms import str_to_interp_mode
+    from torchvision import transforms
+
+    strength = augmentation.color_jitter
+    return transforms.Compose([
+        transforms.RandomResizedCrop(augmentation.img_size, scale=(augmentation.scale_min, 1.0),
+                                     interpolation=str_to_interp_mode(augmentation.interpolation)),
+        transforms.RandomApply([transforms.ColorJitter(strength, strength, strength, augmentation.hue)],
+                               p=augmentation.jitter_prob),
+        *([transforms.RandomGrayscale(augmentation.grayscale_prob)] if augmentation.grayscale_prob else []),
+        *([ReferenceBlur(augmentation.blur_prob)] if augmentation.blur_prob else []),
+        transforms.RandomHorizontalFlip(augmentation.hflip),
+        lambda image: transforms.functional.pil_to_tensor(image).expand(3, -1, -1),
+    ])
+
+
+@pytest.fixture(scope="module")
+def dead_leaves_256(tmp_path_factory):
+    """Three 256 px dead-leaves PNGs (the images of bench/moco_input_pipeline.py), encoded."""
+    from conftest import fdsl_gen
+
+    folder = fdsl_gen(tmp_path_factory.mktemp("dl256") / "dl", "deadleaves", "--shape", "mixed", "--images", 3,
+                      "--image-size", 256, "--shard-size", 3)
+    return [sample["png"] for sample in read_shard(str(next(folder.glob("*.tar"))))]
+
+
+@pytest.mark.parametrize("augmentation", [
+    ContrastiveAugmentation(img_size=48),
+    ContrastiveAugmentation(img_size=48, scale_min=0.08, hue=0.4, jitter_prob=1.0, blur_prob=0.0),  # align-uniform's
+    ContrastiveAugmentation(img_size=40, interpolation="bicubic", grayscale_prob=0.5),
+    ContrastiveAugmentation(img_size=40, interpolation="nearest"),
+], ids=["aug+", "align-uniform", "bicubic", "nearest"])
+def test_views_are_torchvisions_pixel_for_pixel(augmentation):
+    """The array pipeline draws what torchvision's PIL pipeline draws and gives its pixels, on
+    RGB and grey images, up- and downscaled crops."""
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (56, 64, 3), dtype=np.uint8)
+    rgb[10:40, 5:50] = (200, 30, 90)  # a flat patch: runs of equal pixels
+    ours, reference = augmentation.view_transform(), torchvision_view(augmentation)
+    for pixels in (rgb, rgb[:, :, 1]):
+        image = Image.fromarray(pixels)
+        for seed in range(40):
+            seed_all(seed)
+            view = ours(pixels)
+            seed_all(seed)
+            assert torch.equal(view, reference(image)), seed
+
+
+def test_views_of_dead_leaves_at_224_px_are_torchvisions(dead_leaves_256):
+    augmentation = ContrastiveAugmentation()
+    ours, reference = augmentation.train_transform(), torchvision_view(augmentation)
+    for index, encoded in enumerate(dead_leaves_256):
+        for seed in range(12):
+            seed_all(seed)
+            views = ours(ours.decode(encoded))
+            seed_all(seed)
+            image = load_image(encoded)
+            assert torch.equal(views, torch.stack([reference(image), reference(image)])), (index, seed)
+
+
+def test_opencv_decodes_pngs_as_pillow_does_and_other_images_go_through_pillow(tmp_path, dead_leaves_256):
+    from fdsl_train.data import load_pixels, to_pixels
+
+    rng = np.random.default_rng(6)
+    rgb = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    images = {
+        "rgb.png": Image.fromarray(rgb), "grey.png": Image.fromarray(rgb[:, :, 0]),
+        "rgba.png": Image.fromarray(np.dstack([rgb, rgb[:, :, :1]])), "palette.png": Image.fromarray(rgb).quantize(16),
+        "grey16.png": Image.fromarray(rgb[:, :, 0].astype(np.uint16) * 257), "photo.jpg": Image.fromarray(rgb),
+    }
+    for name, image in images.items():
+        image.save(tmp_path / name)
+        expected = to_pixels(load_image(str(tmp_path / name)))
+        for source in (str(tmp_path / name), (tmp_path / name).read_bytes()):
+            pixels = load_pixels(source)
+            assert pixels.dtype == np.uint8 and pixels.shape == expected.shape and np.array_equal(pixels, expected), name
+    assert to_pixels(load_image(str(tmp_path / "grey.png"))).shape == (20, 30, 1)
+    for encoded in dead_leaves_256:
+        assert np.array_equal(load_pixels(encoded), np.asarray(load_image(encoded)))
+
+
+def test_loader_workers_run_opencv_on_one_thread_after_this_process_used_its_pool(deadleaves_shards):
+    cv2.GaussianBlur(np.zeros((256, 256, 3), np.uint8), (0, 0), sigmaX=2.0)  # starts OpenCV's thread pool here
+    source = TrainSource(open_unlabelled([str(deadleaves_shards)]), transform=lambda image: torch.tensor(cv2.getNumThreads()),
+                         batch_size=4, workers=2, seed=0)
+    assert all(threads.eq(1).all() for threads, _ in source.loader(epoch=0))  # and no worker deadlocks
