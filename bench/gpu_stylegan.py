@@ -46,7 +46,7 @@ def stylegan(args):
         renderer.render(batch)  # warm up: cuDNN plans, allocator
         start = synchronised(args.device)
         for b in range(args.batches):
-            shared = renderer.render([400 * (b + 1) + i for i in range(args.batch_size)])
+            renderer.render([400 * (b + 1) + i for i in range(args.batch_size)])
         shared_rate = args.batches * args.batch_size / (synchronised(args.device) - start)
         start = synchronised(args.device)
         own = renderer.render([400 * (1000 + i) for i in range(args.batch_size)])  # a network per image

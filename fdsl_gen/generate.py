@@ -193,14 +193,7 @@ def finalize(out):
     """Complete a dataset rendered by node-split runs: check that every shard has its
     completion record and write the complete manifest and _info.json. Returns the manifest."""
     output = open_output(os.fspath(out))
-    if not output.is_folder():
-        raise UsageError(f"{out} is not a folder")
-    try:
-        existing = manifests.read(output)
-    except GenerationError as e:
-        raise UsageError(f"{out} is not an fdsl dataset: {e}") from None
-    if existing is None:
-        raise UsageError(f"{out} is not an fdsl dataset: it has no {manifests.MANIFEST}")
+    existing = manifests.read_dataset(output)
     if existing["status"] == manifests.SEARCH_ONLY:
         raise UsageError(f"{out} holds only a class table (--search-only): render its shards, then finalize")
     try:

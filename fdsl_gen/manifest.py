@@ -59,7 +59,7 @@ def read(output):
     """The manifest in ``output`` (an fdsl_gen.output, or a folder's path), or None if there is
     none."""
     if isinstance(output, (str, os.PathLike)):
-        from .output import open_output  # output imports the shard writer, which needs none of this
+        from .output import open_output  # imported here: output imports the shard writer
 
         output = open_output(os.fspath(output))
     location = output.location(MANIFEST)
@@ -73,11 +73,15 @@ def read(output):
 
 
 def read_dataset(out):
-    """The manifest of the fdsl dataset in ``out``; a UsageError for a folder that is none."""
-    if not os.path.isdir(out):
+    """The manifest of the fdsl dataset at ``out`` (a folder's path or URL, or an
+    fdsl_gen.output); a UsageError for anything that is none."""
+    from .output import open_output
+
+    output = open_output(os.fspath(out)) if isinstance(out, (str, os.PathLike)) else out
+    if not output.is_folder():
         raise UsageError(f"{out} is not a folder")
     try:
-        manifest = read(out)
+        manifest = read(output)
     except GenerationError as e:
         raise UsageError(f"{out} is not an fdsl dataset: {e}") from None
     if manifest is None:

@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 
 from . import manifest as manifests
-from .errors import GenerationError, UsageError
 from .output import open_output
 
 
@@ -79,14 +78,7 @@ def verify(out, engine, decode=True):
     """Returns (problems, manifest): problems is a list of (shard file or 'manifest', reason).
     The shards are checked on ``engine``. A folder that is not an fdsl dataset is a UsageError."""
     output = open_output(os.fspath(out))
-    if not output.is_folder():
-        raise UsageError(f"{out} is not a folder")
-    try:
-        manifest = manifests.read(output)
-    except GenerationError as e:
-        raise UsageError(f"{out} is not an fdsl dataset: {e}") from None
-    if manifest is None:
-        raise UsageError(f"{out} is not an fdsl dataset: it has no {manifests.MANIFEST}")
+    manifest = manifests.read_dataset(output)
     if manifest.get("status") != manifests.COMPLETE:
         return [("manifest", f"status is {manifest.get('status')!r}, not complete: rerun the generation command")], manifest
     results = {}

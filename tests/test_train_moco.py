@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from fdsl_train.__main__ import cli
 from fdsl_train.data import ContrastiveAugmentation, open_image_folder
-from fdsl_train.engine import (CHECKPOINT_NAME, LOG_NAME, Distributed, RunControl, TrainConfig, build_model,
+from fdsl_train.engine import (CHECKPOINT_NAME, LOG_NAME, Distributed, TrainConfig, build_model,
                                downstream_model, model_weights)
 from fdsl_train.knn import knn_predict, knn_top1
 from fdsl_train.objectives import (ContrastiveConfig, EmbeddingNet, LinearProbe, Moco, align_loss, batch_shuffle,

@@ -8,10 +8,9 @@ the pairs of units (i < j) in lexicographic order, as in the reference (whose ge
 was shuffled; the shards are). Its initial Fourier coefficients and its transforms at every step
 come from key("image", i). The optimisation is ``fdsl_gen/networks/featurevis.py`` (torch).
 """
-import hashlib
 import os
 
-from .. import rng
+from .. import rng, sources
 from ..errors import UsageError
 from .base import Option, UnlabelledFamily, register_family, seed_option
 
@@ -20,14 +19,6 @@ RANDOM = "random"
 DEVICES = ("cpu", "cuda")
 STREAMS = {"encoder": 153, "image": 154}
 MIN_IMAGE_SIZE = 32  # a ResNet halves its input 5 times
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def encoder_for(arch, encoder, seed):
@@ -112,7 +103,7 @@ class FeatureVis(UnlabelledFamily):
             encoder_for(config["arch"], path, config["seed"])  # refuse a bad checkpoint before any output
         except (InputError, featurevis.EncoderError) as error:  # unreadable; not a backbone of --arch
             raise UsageError(f"--encoder {config['encoder']}: {error}") from None
-        config["encoder"], config["encoder_sha256"] = path, file_sha256(path)
+        config["encoder"], config["encoder_sha256"] = path, sources.sha256_of(path)
         return config
 
     def __init__(self, config, class_table):
@@ -138,6 +129,6 @@ class FeatureVis(UnlabelledFamily):
     def render_sample(meta):
         """Re-renders on the CPU (a sample rendered on a GPU: close, see README)."""
         config = {key: meta[key] for key in ("encoder", "encoder_sha256", "arch", "image_size", "steps", "lr", "seed")}
-        if meta["encoder"] != RANDOM and file_sha256(meta["encoder"]) != meta["encoder_sha256"]:
+        if meta["encoder"] != RANDOM and sources.sha256_of(meta["encoder"]) != meta["encoder_sha256"]:
             raise ValueError(f"{meta['encoder']} is not the encoder this sample was rendered with (sha256 differs)")
         return Renderer(dict(config, device="cpu")).render([meta["index"]])[0][0]
