@@ -11,8 +11,8 @@ from fdsl_gen.manifest import read as read_manifest
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "sasaya_recipe.py"
-ROWS = ("from scratch", "MoCo v2 on the N = 20 real images", "MoCo v2 on PatchShuffle, D = 4, M = 4",
-        "MoCo v2 on RandomCrop, D = 4, M = 4", "MoCo v2 on PatchShuffle + RandomCrop, D = 4, M = 4")
+ROWS = ("from scratch", "MoCo v2 on the N = 20 real images", "MoCo v2 on PatchShuffle, D = 2, M = 4",
+        "MoCo v2 on RandomCrop, D = 2, M = 4", "MoCo v2 on PatchShuffle + RandomCrop, D = 2, M = 4")
 
 
 def load_recipe():
