@@ -2,12 +2,13 @@
 #   make run   - create .venv, install, render a small FractalDB into out/fractaldb-demo,
 #                verify it and write a preview PNG of it (the last line gives its path)
 #   make test  - create .venv, install, run the test suite
+#   make sasaya - the Sasaya et al. recipe on the digits with its baselines; prints the table
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench sasaya clean
 
 $(STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,9 @@ run: install
 
 test: install
 	$(PY) -m pytest -q
+
+sasaya: install
+	$(PY) examples/sasaya_recipe.py --work out/sasaya
 
 bench: install
 	$(PY) bench/fractaldb_search.py

@@ -37,7 +37,7 @@ from fdsl_train.data import (Augmentation, ContrastiveAugmentation, ImageFolderS
                              open_shards, open_split, open_unlabelled)
 from fdsl_train.knn import knn_top1
 from fdsl_train.objectives import (CONTRASTIVE_LOSSES, AlignUniform, Classification, ContrastiveConfig, EmbeddingNet,
-                                   LinearProbe, Moco)
+                                   LinearProbe, Moco, safe_queue_size)
 from fdsl_train.rng import derive_seed, seed_all
 
 CHECKPOINT_FORMAT = "fdsl-train-checkpoint"
@@ -609,12 +609,25 @@ def run_moco(config: TrainConfig, control: RunControl, data: list[str], num_samp
                         temperature=knn_temperature, batch_size=config.batch_size, workers=config.workers, dist=dist,
                         half=half)
 
+    source = TrainSource(images, **_source_options(config, dist))
+    if contrastive.loss == "moco" and dist.is_main:
+        warn_queue_size(contrastive.queue_size, images.num_samples, config.batch_size * dist.world_size)
     dist.start()
     try:
-        return train(config, control, objective, TrainSource(images, **_source_options(config, dist)), dist,
-                     evaluate_epoch=knn_monitor if knn_sets else None)
+        return train(config, control, objective, source, dist, evaluate_epoch=knn_monitor if knn_sets else None)
     finally:
         dist.stop()
+
+
+def warn_queue_size(queue_size: int, num_images: int, global_batch: int) -> None:
+    """One line on stderr when the MoCo queue is too long for the data (objectives.safe_queue_size)."""
+    if queue_size > num_images // 2:
+        within = safe_queue_size(num_images, global_batch)
+        advice = f"use --queue-size {within} or less" if within else \
+            "use more images or a smaller batch (the queue holds whole batches)"
+        print(f"fdsl-train: warning: --queue-size {queue_size} is more than half of the {num_images} training images, "
+              f"so queries often meet an earlier key of their own image among the negatives; {advice}",
+              file=sys.stderr)
 
 
 def run_evaluate(checkpoint_path: str, data: str, split: str = "val", model: str | None = None,

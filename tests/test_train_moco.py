@@ -85,6 +85,23 @@ def test_moco_resume_equals_an_uninterrupted_run(moco_run, deadleaves_shards, tm
     assert load(tmp_path / "split")["objective_state"]["queue_pointer"] == load(moco_run[0])["objective_state"]["queue_pointer"]
 
 
+def test_moco_warns_of_a_queue_longer_than_half_the_images(deadleaves_shards, tmp_path):
+    """A tiny set (32 images) with a long queue: a query often meets its own image's earlier key."""
+    def stderr_of(queue_size, batch_size=4):
+        result = CliRunner().invoke(cli, [str(argument) for argument in (
+            "moco", "--data", deadleaves_shards, "--model", "test_resnet", "--mlp-hidden", 32, "--dim", 16,
+            "--queue-size", queue_size, "--img-size", 32, "--batch-size", batch_size, "--stop-at-step", 1,
+            "--workers", 0, "--output", tmp_path / f"{queue_size}-{batch_size}", "--no-progress", "--device", "cpu")])
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    warning = stderr_of(24)
+    assert warning.startswith("fdsl-train: warning: --queue-size 24 is more than half of the 32 training images")
+    assert warning.endswith("use --queue-size 16 or less\n") and warning.count("\n") == 1
+    assert stderr_of(16) == ""
+    assert stderr_of(32, batch_size=32).endswith("use more images or a smaller batch (the queue holds whole batches)\n")
+
+
 def test_moco_loss_is_infonce_against_the_queue():
     torch.manual_seed(0)
     net = EmbeddingNet(build_model("test_resnet", 0, 32), dim=8, mlp_hidden=16)
