@@ -164,7 +164,7 @@ def _generate(family_cls, config, output, name, shard_size, engine, overwrite, s
                         _manifest_tmp(node))
         cards.remove_cards(output)
 
-    total = plan.num_samples if node.count == 1 else sum(map(plan.shard_samples, mine.values()))
+    total = plan.num_samples if node.count == 1 else sum(map(plan.shard_sample_count, mine.values()))
     done = sum(st["samples"] for st in stats.values() if st is not None)
     with tqdm.tqdm(total=total, initial=done, desc=name, unit="img", disable=not progress) as bar:
 

@@ -65,7 +65,7 @@ class Plan:
         position = rng.unpermute([group], self.num_groups, rng.derive_key(self.seed, rng.ORDER))[0]
         return int(position) // self.groups_per_shard
 
-    def shard_samples(self, shard):
+    def shard_sample_count(self, shard):
         """The number of samples of ``shard`` (the last group of a class may be short)."""
         last = self.instances_per_class - (self.groups_per_class - 1) * self.group_size
         return sum(last if g == self.groups_per_class - 1 else self.group_size for _, g in self.shard_groups(shard))

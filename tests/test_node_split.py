@@ -107,7 +107,7 @@ def test_bad_node_split_input_is_one_line(capsys, tmp_path):
 
 def test_shard_samples_add_up_to_the_dataset_and_node_shares_cover_every_shard_once():
     plan = Plan(num_classes=7, instances_per_class=30, group_size=4, shard_size=20, seed=5)
-    counts = [plan.shard_samples(s) for s in range(plan.num_shards)]
+    counts = [plan.shard_sample_count(s) for s in range(plan.num_shards)]
     assert sum(counts) == plan.num_samples and max(counts) <= 20 and min(counts[:-1]) < 20  # short groups
     shares = [list(NodeSplit(3, rank).shards(10)) for rank in range(3)]
     assert shares == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
